@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicySpec } from '../src/core/policies/index.ts';
+import { solveToTrace, type SolveEvent } from '../src/core/solve.ts';
+import type { ScoreRequest, StepModel, StepRequest, StepResult, StepScorer } from '../src/core/types.ts';
+
+/** A scripted in-process model: the real models are tested through HTTP and ONNX elsewhere. */
+function scripted(id: string, where: 'device' | 'remote', outputs: (string | Partial<StepResult>)[]) {
+  const seen: StepRequest[] = [];
+  let i = 0;
+  const model: StepModel = {
+    id,
+    where,
+    async next(r) {
+      seen.push({ ...r, steps: [...r.steps] });
+      const o = outputs[Math.min(i++, outputs.length - 1)]!;
+      const res = typeof o === 'string' ? { text: o } : o;
+      return { finish: 'step', promptTokens: 10, completionTokens: (res.text ?? '').length, text: '', ...res };
+    },
+  };
+  return { model, seen };
+}
+
+function scorer(byText: (text: string) => number): StepScorer & { calls: number } {
+  const s = {
+    id: 'prm',
+    where: 'device' as const,
+    calls: 0,
+    async score(r: ScoreRequest) {
+      s.calls++;
+      return r.steps.map(byText);
+    },
+  };
+  return s;
+}
+
+describe('solve', () => {
+  it('regenerates low-scored drafts with the strong model, which never sees the draft', async () => {
+    const weak = scripted('w', 'device', ['step one', 'BAD step', 'final \\boxed{3}']);
+    const strong = scripted('s', 'remote', ['good step']);
+    const prm = scorer((t) => (t.startsWith('BAD') ? 0.1 : 0.9));
+    const events: SolveEvent[] = [];
+    const trace = await solveToTrace('What is 1+2?', { weak: weak.model, strong: strong.model, prm, policy: parsePolicySpec('thr:0.5') }, (e) =>
+      events.push(e),
+    );
+    expect(trace.finish).toBe('boxed');
+    expect(trace.answer).toBe('3');
+    expect(trace.steps.map((s) => [s.source, s.text])).toEqual([
+      ['weak', 'step one'],
+      ['strong', 'good step'],
+      ['weak', 'final \\boxed{3}'],
+    ]);
+    expect(trace.steps[1]!.draft).toEqual({ text: 'BAD step', score: 0.1, tokens: 8 });
+    expect(strong.seen[0]!.steps).toEqual(['step one']);
+    expect(JSON.stringify(strong.seen)).not.toContain('BAD');
+    expect(trace.ledger).toMatchObject({ weakTokens: 8 + 15, discardedDraftTokens: 8, strongTokens: 9, strongCalls: 1, prmCalls: 3 });
+    // The strong step is scored by the PRM call of the next draft.
+    expect(trace.steps[1]!.score).toBe(0.9);
+    expect(events[events.length - 1]!.type).toBe('done');
+  });
+
+  it('continues past degenerate drafts and counts both generations', async () => {
+    const weak = scripted('w', 'device', [{ text: ' . ', completionTokens: 2 }, { text: '\\boxed{1}', completionTokens: 5 }]);
+    const strong = scripted('s', 'remote', ['x']);
+    const trace = await solveToTrace('p', { weak: weak.model, strong: strong.model, policy: parsePolicySpec('weak-only') });
+    expect(trace.steps).toHaveLength(1);
+    expect(trace.steps[0]!.tokens).toBe(7);
+    expect(weak.seen[1]!.partial).toBe(' . \n\n');
+    expect(weak.seen[1]!.maxTokens).toBe(2048 - 2);
+  });
+
+  it('stops at the step cap and on end of sequence', async () => {
+    const weak = scripted('w', 'device', ['more']);
+    const strong = scripted('s', 'remote', ['x']);
+    const capped = await solveToTrace('p', { weak: weak.model, strong: strong.model, policy: parsePolicySpec('weak-only'), limits: { maxSteps: 4 } });
+    expect(capped.finish).toBe('max-steps');
+    expect(capped.steps).toHaveLength(4);
+    const eos = scripted('w', 'device', ['a', { text: 'b', finish: 'end' }]);
+    const ended = await solveToTrace('p', { weak: eos.model, strong: strong.model, policy: parsePolicySpec('weak-only') });
+    expect(ended.finish).toBe('end');
+    expect(ended.steps.map((s) => s.text)).toEqual(['a', 'b']);
+  });
+
+  it('refuses empty and huge problems before any model runs', async () => {
+    const weak = scripted('w', 'device', ['a']);
+    const strong = scripted('s', 'remote', ['x']);
+    for (const p of ['   ', 'x'.repeat(30_000)]) {
+      const trace = await solveToTrace(p, { weak: weak.model, strong: strong.model, policy: parsePolicySpec('weak-only') });
+      expect(trace.finish).toBe('error');
+      expect(trace.error).toMatch(/empty|limit/);
+    }
+    expect(weak.seen).toHaveLength(0);
+  });
+});
