@@ -1,0 +1,142 @@
+// What the page runs with: which small model, which PRM, which remote, which policy. One plain object,
+// written as text specs ("webllm:ID", "tjs:URL#head") so the URL, the settings form and the history all
+// speak the same language.
+
+import { ConfigError } from '../core/errors.ts';
+import { parsePolicySpec } from '../core/policies/index.ts';
+import { DEFAULT_LIMITS } from '../core/steps.ts';
+import type { ContinuationMode } from '../core/types.ts';
+
+export type DeviceChoice = 'auto' | 'webgpu' | 'wasm';
+export const DEVICE_CHOICES: readonly DeviceChoice[] = ['auto', 'webgpu', 'wasm'];
+
+export type WeakSpec = { kind: 'webllm'; model: string } | { kind: 'tjs'; url: string };
+
+/** PRM heads as the transformers.js scorer names them. */
+export const PRM_HEADS = ['two-class', 'value', 'lm-tag'] as const;
+export type PrmHead = (typeof PRM_HEADS)[number];
+
+export type PrmSpec = { kind: 'tjs'; url: string; head: PrmHead } | { kind: 'self' } | { kind: 'none' };
+
+export const CONTINUATION_MODES: readonly ContinuationMode[] = ['raw', 'continue', 'prefix', 'instruct'];
+
+export interface RemoteSpec {
+  /** Server base, e.g. https://api.example.com (the client appends /v1/...). */
+  baseUrl: string;
+  model: string;
+  mode: ContinuationMode;
+}
+
+export interface Settings {
+  weak: WeakSpec;
+  prm: PrmSpec;
+  remote: RemoteSpec | null;
+  /** Policy spec as the registry parses it: "thr:0.5", "weak-only"… */
+  policy: string;
+  /** Where transformers.js models run. */
+  device: DeviceChoice;
+  /** Ask before every request that leaves the device. */
+  confirmRemote: boolean;
+  maxSteps: number;
+  maxStepTokens: number;
+  temperature: number;
+  topP: number;
+  /** Seeds sampling and randomised policies; null: a fresh seed per solve. */
+  seed: number | null;
+  /** Per-request timeout of remote calls. */
+  remoteTimeoutMs: number;
+}
+
+/** The page's own tiny models (built by the fixture script), served beside the page. */
+export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/fixture/lm' };
+export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/fixture/prm', head: 'value' };
+
+export function defaultSettings(): Settings {
+  return {
+    weak: DEMO_WEAK,
+    prm: DEMO_PRM,
+    remote: null,
+    policy: 'thr:0.5',
+    device: 'auto',
+    confirmRemote: false,
+    maxSteps: DEFAULT_LIMITS.maxSteps,
+    maxStepTokens: 512,
+    temperature: 0.7,
+    topP: 0.8,
+    seed: null,
+    remoteTimeoutMs: 60_000,
+  };
+}
+
+const WEBLLM_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** http(s) URL or a path relative to the page; never one that carries credentials. */
+export function checkModelUrl(url: string, what: string): string {
+  const u = url.trim();
+  if (!u) throw new ConfigError(`${what}: the model URL is empty. Give a folder URL such as ./models/my-model or https://host/models/my-model.`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(u) && !/^https?:\/\//i.test(u))
+    throw new ConfigError(`${what}: "${u}" is not an http(s) URL or a relative path.`);
+  if (/^https?:\/\/[^/]*@/i.test(u)) throw new ConfigError(`${what}: the URL carries a user name or password; put credentials in the settings, never in a URL.`);
+  return u.replace(/\/+$/, '');
+}
+
+export function parseWeakSpec(spec: string): WeakSpec {
+  const s = spec.trim();
+  const i = s.indexOf(':');
+  const kind = i < 0 ? s : s.slice(0, i);
+  const rest = i < 0 ? '' : s.slice(i + 1);
+  if (kind === 'webllm') {
+    if (!WEBLLM_ID.test(rest)) throw new ConfigError(`Small model "${s}": "${rest}" is not a WebLLM model id (e.g. webllm:Qwen2.5-Math-1.5B-Instruct-q4f16_1-MLC).`);
+    return { kind: 'webllm', model: rest };
+  }
+  if (kind === 'tjs') return { kind: 'tjs', url: checkModelUrl(rest, 'Small model') };
+  throw new ConfigError(`Small model "${s}": use webllm:MODEL_ID or tjs:URL.`);
+}
+
+export function formatWeakSpec(w: WeakSpec): string {
+  return w.kind === 'webllm' ? `webllm:${w.model}` : `tjs:${w.url}`;
+}
+
+export function parsePrmSpec(spec: string): PrmSpec {
+  const s = spec.trim();
+  if (s === 'self') return { kind: 'self' };
+  if (s === 'none') return { kind: 'none' };
+  if (s.startsWith('tjs:')) {
+    const hash = s.lastIndexOf('#');
+    const url = hash < 0 ? s.slice(4) : s.slice(4, hash);
+    const head = hash < 0 ? 'value' : s.slice(hash + 1);
+    if (!(PRM_HEADS as readonly string[]).includes(head))
+      throw new ConfigError(`PRM "${s}": unknown head "${head}". Use one of ${PRM_HEADS.join(', ')} (e.g. tjs:./models/prm#two-class).`);
+    return { kind: 'tjs', url: checkModelUrl(url, 'PRM'), head: head as PrmHead };
+  }
+  throw new ConfigError(`PRM "${s}": use tjs:URL#head, self (the small model checks its own steps) or none.`);
+}
+
+export function formatPrmSpec(p: PrmSpec): string {
+  return p.kind === 'tjs' ? `tjs:${p.url}#${p.head}` : p.kind;
+}
+
+/** A remote base URL: absolute http(s), no credentials, no query (keys in URLs leak into logs). */
+export function checkRemoteBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new ConfigError(`Remote "${url}" is not a URL. Give the server base, e.g. https://api.example.com or http://127.0.0.1:8000.`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`Remote "${url}": only http and https servers are supported.`);
+  if (u.username || u.password) throw new ConfigError('The remote URL carries a user name or password. Remove it and enter the API key in the settings instead.');
+  if (u.search || u.hash) throw new ConfigError('The remote URL has a query or fragment. Give only the server base; the API key goes in the settings.');
+  return u.href.replace(/\/+$/, '');
+}
+
+export function parseMode(mode: string): ContinuationMode {
+  if ((CONTINUATION_MODES as readonly string[]).includes(mode)) return mode as ContinuationMode;
+  throw new ConfigError(`Unknown continuation mode "${mode}". Use one of ${CONTINUATION_MODES.join(', ')}.`);
+}
+
+export function checkPolicy(spec: string): string {
+  parsePolicySpec(spec);
+  return spec.trim();
+}
+
