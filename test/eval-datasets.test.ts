@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DatasetError, loadDataset, parseDataset } from '../src/eval/datasets.ts';
+import { SHARED_DATA } from './helpers/paths.ts';
+
+const data = (f: string) => join(SHARED_DATA, f);
+const rawLines = (f: string) =>
+  readFileSync(data(f), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('every dataset in the shared data folder', () => {
+  // Record counts are those of ../shared/data/README.md.
+  const plain: [file: string, format: string, records: number][] = [
+    ['math500_test.jsonl', 'math', 500],
+    ['aime24_test.jsonl', 'aime', 30],
+    ['amc23_test.jsonl', 'amc', 40],
+    ['minerva_math_test.jsonl', 'minerva', 272],
+    ['olympiadbench_oe_to_maths_en_comp_test.jsonl', 'olympiad', 675],
+    ['gsm8k_test.jsonl', 'gsm8k', 1319],
+  ];
+  it.each(plain)('%s is detected as %s with one gradable problem per record', (file, format, records) => {
+    const d = loadDataset(data(file));
+    expect(d.format).toBe(format);
+    expect(d.records).toBe(records);
+    expect(d.total).toBe(records);
+    expect(d.problems).toHaveLength(records);
+    expect(d.skipped).toEqual([]);
+    for (const p of d.problems) {
+      expect(p.problem.trim().length).toBeGreaterThan(10);
+      expect(p.gold.answer.trim().length).toBeGreaterThan(0);
+      expect(p.gold.answer).not.toMatch(/^\$|\$$/);
+    }
+    expect(new Set(d.problems.map((p) => p.id)).size).toBe(records);
+  });
+
+  it('reads each benchmark\'s problem and gold answer from the right fields', () => {
+    const math = loadDataset(data('math500_test.jsonl')).problems[0]!;
+    expect(math.id).toBe('test/precalculus/807.json');
+    expect(math.problem).toMatch(/^Convert the point \$\(0,3\)\$ in rectangular coordinates/);
+    expect(math.gold.answer).toBe('\\left( 3, \\frac{\\pi}{2} \\right)');
+
+    const aime = loadDataset(data('aime24_test.jsonl')).problems;
+    expect(aime[0]).toMatchObject({ id: '60', gold: { answer: '204' } });
+    // Zero-padded answers ("025") are integers.
+    const padded = rawLines('aime24_test.jsonl').filter((r) => /^0\d/.test(String(r.answer)));
+    expect(padded.length).toBeGreaterThan(0);
+    for (const r of padded) expect(aime.find((p) => p.id === String(r.id))!.gold.answer).toBe(String(Number(r.answer)));
+
+    const amc = loadDataset(data('amc23_test.jsonl')).problems[0]!;
+    expect(amc).toMatchObject({ id: '0', gold: { answer: '27' } }); // 27.0 in the file
+    expect(amc.problem).toMatch(/^Cities \$A\$ and \$B\$ are \$45\$ miles apart/);
+
+    const minerva = loadDataset(data('minerva_math_test.jsonl')).problems[0]!;
+    expect(minerva).toMatchObject({ id: '0', gold: { answer: '1.6' } }); // \boxed{1.6} \mathrm{~cm}
+
+    const gsm = loadDataset(data('gsm8k_test.jsonl')).problems;
+    expect(gsm[0]).toMatchObject({ id: 'line-1', gold: { answer: '18' } });
+    expect(gsm[0]!.problem).toMatch(/^Janet’s ducks lay 16 eggs per day/);
+    // "#### 1,450,000": thousands separators are formatting, not part of the number.
+    expect(gsm.some((p) => p.gold.answer === '1450000')).toBe(true);
+    expect(gsm.every((p) => !p.gold.answer.includes(','))).toBe(true);
+  });
+
+  it('keeps OlympiadBench\'s multiple answers, units and tolerance', () => {
+    const o = new Map(loadDataset(data('olympiadbench_oe_to_maths_en_comp_test.jsonl')).problems.map((p) => [p.id, p]));
+    expect(o.get('1664')!.gold).toEqual({ answer: '69,84', multiple: true }); // ["$69$,$84$"]
+    expect(o.get('1618')!.gold).toMatchObject({ answer: '(1,8,19), (2,7,13), (4,5,7)', multiple: true });
+    expect(o.get('2592')!.gold).toEqual({ answer: '4.2', unit: '%', tolerance: 0.1 });
+    expect(o.get('2334')!.gold).toEqual({ answer: '\\frac{41}{12}', unit: 'km' });
+    const multiple = rawLines('olympiadbench_oe_to_maths_en_comp_test.jsonl').filter((r) => r.is_multiple_answer === true).length;
+    expect([...o.values()].filter((p) => p.gold.multiple).length).toBe(multiple); // 94 in the README
+    expect(multiple).toBe(94);
+  });
+
+  const processbench: [file: string, records: number][] = [
+    ['processbench_gsm8k.jsonl', 320],
+    ['processbench_math.jsonl', 800],
+    ['processbench_olympiadbench.jsonl', 800],
+    ['processbench_omnimath.jsonl', 800],
+  ];
+  it.each(processbench)('%s gives one problem per distinct problem with a gold from a correct solution', (file, records) => {
+    const raw = rawLines(file);
+    const d = loadDataset(data(file));
+    expect(d.format).toBe('processbench');
+    expect(d.records).toBe(records);
+    const distinct = new Set(raw.map((r) => r.problem));
+    const withCorrect = new Set(raw.filter((r) => r.final_answer_correct === true).map((r) => r.problem));
+    const skipped = d.skipped.reduce((s, x) => s + x.count, 0);
+    expect(d.total + skipped).toBe(distinct.size);
+    expect(d.total).toBeLessThanOrEqual(withCorrect.size);
+    // Most correct solutions box their answer, so most such problems are gradable.
+    expect(d.total).toBeGreaterThan(0.8 * withCorrect.size);
+    for (const p of d.problems) {
+      expect(withCorrect.has(p.problem)).toBe(true);
+      // The id is that of the problem's first record.
+      expect(raw.find((r) => r.problem === p.problem)!.id).toBe(p.id);
+    }
+  });
+
+  it('derives ProcessBench golds that agree with GSM8K where the problems overlap', () => {
+    const gsm = new Map(loadDataset(data('gsm8k_test.jsonl')).problems.map((p) => [p.problem.trim(), p.gold.answer]));
+    const pb = loadDataset(data('processbench_gsm8k.jsonl')).problems;
+    let same = 0;
+    for (const p of pb) {
+      const g = gsm.get(p.problem.trim());
+      expect(g).toBeDefined(); // all ProcessBench GSM8K problems are GSM8K test problems
+      if (Number(p.gold.answer.replace(/[^0-9.-]/g, '')) === Number(g)) same++;
+    }
+    expect(same).toBeGreaterThan(0.95 * pb.length);
+  });
+
+  it('applies --offset then --limit in file order', () => {
+    const all = loadDataset(data('amc23_test.jsonl')).problems;
+    const some = loadDataset(data('amc23_test.jsonl'), { offset: 5, limit: 3 });
+    expect(some.total).toBe(40);
+    expect(some.problems.map((p) => p.id)).toEqual(all.slice(5, 8).map((p) => p.id));
+    expect(loadDataset(data('amc23_test.jsonl'), { offset: 39, limit: 10 }).problems).toHaveLength(1);
+  });
+});
+
+describe('parseDataset on small inputs', () => {
+  it('detects layouts by their fields and accepts a JSON array', () => {
+    expect(parseDataset('{"question":"1+1?","answer":"2"}', 'x.jsonl').format).toBe('math');
+    expect(parseDataset('[{"problem":"1+1?","answer":2.0}]', 'x.json').problems[0]!.gold.answer).toBe('2');
+    expect(parseDataset('{"problem":"p","answer":"007","url":"https://x/AIME"}', 'x.jsonl').problems[0]!.gold.answer).toBe('7');
+    // Outside AIME a digit string is kept as written.
+    expect(parseDataset('{"problem":"p","answer":"007"}', 'x.jsonl').problems[0]!.gold.answer).toBe('007');
+  });
+
+  it('honours an explicit --format and refuses an unknown one', () => {
+    const d = parseDataset('{"problem":"p","answer":"025"}\n', 'x.jsonl', { format: 'aime' });
+    expect(d.problems[0]!.gold.answer).toBe('25');
+    expect(() => parseDataset('{"problem":"p","answer":"1"}', 'x.jsonl', { format: 'nope' })).toThrow(/Unknown data format "nope"/);
+  });
+
+  it('names the file and line of a bad record', () => {
+    expect(() => parseDataset('{"problem":"p","answer":"1"}\n{oops\n', 'd.jsonl')).toThrow(/d\.jsonl line 2 is not valid JSON/);
+    expect(() => parseDataset('{"problem":"p","answer":"1"}\n{"problem":"q","answer":""}\n', 'd.jsonl')).toThrow(
+      /d\.jsonl line 2: the "answer" field/,
+    );
+    expect(() => parseDataset('{"foo":1}', 'd.jsonl')).toThrow(/Cannot tell the format of d\.jsonl/);
+    expect(() => parseDataset('\n\n', 'd.jsonl')).toThrow(DatasetError);
+    expect(() => parseDataset('[1,2]', 'd.json')).toThrow(/line 1 is not a JSON object/);
+  });
+
+  it('refuses duplicate ids, since results are keyed by id', () => {
+    const text = '{"id":1,"problem":"p","answer":"1"}\n{"id":1,"problem":"q","answer":"2"}\n';
+    expect(() => parseDataset(text, 'd.jsonl')).toThrow(/share the id "1"/);
+  });
+});
