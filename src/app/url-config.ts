@@ -49,7 +49,7 @@ const PARAMS: Record<string, Apply> = {
     if (v.trim() === '') return void (s.remote = null);
     const model = all.get('remoteModel')?.trim();
     if (!model) throw new Error('remote is set but remoteModel is missing: add &remoteModel=NAME (the model name the server expects).');
-    s.remote = { baseUrl: checkRemoteBase(v), model, mode: parseMode(all.get('remoteMode')?.trim() || 'raw') };
+    s.remote = { baseUrl: checkRemoteBase(v), model, mode: parseMode(all.get('remoteMode')?.trim() || 'continue') };
   },
   // Read together with `remote`; on their own they only need to be valid.
   remoteModel: () => {},
