@@ -1,0 +1,151 @@
+// How a remote model is asked to write exactly the next step after the accepted prefix. Each mode is
+// one entry in a registry; the model backend only asks the entry for a request and for the text filter.
+
+import { ConfigError } from '../core/errors.ts';
+import type { ChatMessage, ChatTemplate } from '../core/prompt.ts';
+import { continuationMessages, problemMessages } from '../core/prompt.ts';
+import { continuationPrefix, joinSteps } from '../core/steps.ts';
+import type { ContinuationMode } from '../core/types.ts';
+import type { WireKind } from './openai-wire.ts';
+
+export interface ContinuationInput {
+  problem: string;
+  steps: readonly string[];
+  /** Degenerate text already generated for this step, plus its delimiter. */
+  partial: string;
+  system?: string;
+  template: ChatTemplate;
+}
+
+export interface ContinuationRequest {
+  path: '/v1/completions' | '/v1/chat/completions';
+  wire: WireKind;
+  /** Mode-specific body fields; the backend adds model, limits, sampling and streaming. */
+  fields: Record<string, unknown>;
+  /** Characters of prompt text, for estimating prompt tokens when a server reports no usage. */
+  promptChars: number;
+}
+
+/** Turns the generated text into the step: `pending` while it could still turn out to be an echo. */
+export type TextFilter = (text: string, final: boolean) => { text: string; pending: boolean };
+
+export interface ContinuationSpec {
+  readonly id: ContinuationMode;
+  /** False when the model only approximates continuing the prefix. */
+  readonly exact: boolean;
+  request(input: ContinuationInput): ContinuationRequest;
+  /** Strings in the output that mean the model ended its turn (a server that returns special tokens as text). */
+  endMarkers(input: ContinuationInput): readonly string[];
+  filter?(input: ContinuationInput): TextFilter;
+}
+
+const chars = (messages: readonly ChatMessage[]) => messages.reduce((n, m) => n + m.content.length, 0);
+
+/**
+ * Chat messages that end in the open assistant turn. With nothing to continue yet, an empty assistant
+ * message would not work: chat templates close it (transformers keeps the "<|im_end|>" when the final
+ * message is empty), so the model would start a new turn. The plain generation prompt is then the
+ * exact same text.
+ */
+function hasPrefix(input: ContinuationInput): boolean {
+  return continuationPrefix(input.steps, input.partial).trim() !== '';
+}
+
+const raw: ContinuationSpec = {
+  id: 'raw',
+  exact: true,
+  request(input) {
+    const prompt = input.template.render(continuationMessages(input.problem, input.steps, input.partial, input.system));
+    return { path: '/v1/completions', wire: 'completion', fields: { prompt }, promptChars: prompt.length };
+  },
+  endMarkers: (input) => input.template.stopTokens,
+};
+
+const continueFinal: ContinuationSpec = {
+  id: 'continue',
+  exact: true,
+  request(input) {
+    const messages = hasPrefix(input)
+      ? continuationMessages(input.problem, input.steps, input.partial, input.system)
+      : problemMessages(input.problem, input.system);
+    const open = hasPrefix(input);
+    return {
+      path: '/v1/chat/completions',
+      wire: 'chat',
+      fields: { messages, continue_final_message: open, add_generation_prompt: !open },
+      promptChars: chars(messages),
+    };
+  },
+  endMarkers: (input) => input.template.stopTokens,
+};
+
+const prefix: ContinuationSpec = {
+  id: 'prefix',
+  exact: true,
+  request(input) {
+    const messages: (ChatMessage & { prefix?: true })[] = hasPrefix(input)
+      ? continuationMessages(input.problem, input.steps, input.partial, input.system)
+      : problemMessages(input.problem, input.system);
+    const last = messages[messages.length - 1];
+    if (last?.role === 'assistant') messages[messages.length - 1] = { ...last, prefix: true };
+    return { path: '/v1/chat/completions', wire: 'chat', fields: { messages }, promptChars: chars(messages) };
+  },
+  endMarkers: (input) => input.template.stopTokens,
+};
+
+export const INSTRUCT_NEXT_STEP =
+  'Write only the next step of this solution: one short paragraph with no blank lines, without repeating earlier steps. If it reaches the final answer, put the answer within \\boxed{}.';
+export const INSTRUCT_FIRST_STEP =
+  'Write only the first step of the solution: one short paragraph with no blank lines. If it reaches the final answer, put the answer within \\boxed{}.';
+
+const instruct: ContinuationSpec = {
+  id: 'instruct',
+  exact: false,
+  request(input) {
+    const user = input.steps.length
+      ? `${input.problem}\n\nThe solution so far:\n\n${joinSteps(input.steps)}\n\n${INSTRUCT_NEXT_STEP}`
+      : `${input.problem}\n\n${INSTRUCT_FIRST_STEP}`;
+    const messages = problemMessages(user, input.system);
+    return { path: '/v1/chat/completions', wire: 'chat', fields: { messages }, promptChars: chars(messages) };
+  },
+  endMarkers: (input) => input.template.stopTokens,
+  filter: (input) => echoFilter(input.steps),
+};
+
+/**
+ * A chat model asked for "the next step" often repeats an earlier step first. The output is cut at the
+ * first blank line, so an echo is a whole accepted step, or one at the start of the paragraph followed
+ * by the new text: both are removed. While the text could still become an echo it is held back, so
+ * streamed text never has to be taken back.
+ */
+export function echoFilter(steps: readonly string[]): TextFilter {
+  const candidates = [...new Set(steps.map((s) => s.trim()).filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+  return (generated, final) => {
+    const text = generated.trimStart();
+    const echoing = candidates.filter((c) => c.startsWith(text.trimEnd()) && text.trim() !== '');
+    if (echoing.length) {
+      if (!final) return { text: '', pending: true };
+      return { text: echoing.some((c) => c === text.trim()) ? '' : text, pending: false };
+    }
+    for (const c of candidates) {
+      if (text.startsWith(c) && /^\s/.test(text.slice(c.length))) {
+        const rest = text.slice(c.length).trimStart();
+        // "…\n" alone after the echo: wait for the new step's first word.
+        return { text: rest, pending: !final && rest === '' };
+      }
+    }
+    return { text, pending: false };
+  };
+}
+
+const modes = new Map<ContinuationMode, ContinuationSpec>([raw, continueFinal, prefix, instruct].map((m) => [m.id, m]));
+
+export function continuationSpec(id: ContinuationMode): ContinuationSpec {
+  const m = modes.get(id);
+  if (!m) throw new ConfigError(`Unknown continuation mode "${id}". Known: ${continuationModes().join(', ')}.`);
+  return m;
+}
+
+export function continuationModes(): ContinuationMode[] {
+  return [...modes.keys()];
+}
