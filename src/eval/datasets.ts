@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TrimError } from '../core/errors.ts';
-import { lastBoxed } from '../core/grade/boxed.ts';
+import { extractAnswer, lastBoxed } from '../core/grade/index.ts';
 
 /** A data file that cannot be read as an evaluation set; the message names the file and line. */
 export class DatasetError extends TrimError {}
@@ -305,7 +305,7 @@ function stripMathDelimiters(a: string): string {
 }
 
 function readProcessBench(lines: readonly Line[], file: string): Read {
-  const byProblem = new Map<string, { id: string; gold: string | null }>();
+  const byProblem = new Map<string, { id: string; gold: string | null; anyCorrect: boolean }>();
   for (const l of lines) {
     const problem = text(l, file, 'problem');
     const steps = l.record.steps;
@@ -314,17 +314,24 @@ function readProcessBench(lines: readonly Line[], file: string): Read {
     if (typeof l.record.final_answer_correct !== 'boolean')
       throw new DatasetError(`${file} line ${l.line}: "final_answer_correct" must be true or false.`);
     let entry = byProblem.get(problem);
-    if (!entry) byProblem.set(problem, (entry = { id: recordId(l, 'id'), gold: null }));
-    if (entry.gold === null && l.record.final_answer_correct) entry.gold = lastBoxed((steps as string[]).join('\n\n'));
+    if (!entry) byProblem.set(problem, (entry = { id: recordId(l, 'id'), gold: null, anyCorrect: false }));
+    if (entry.gold === null && l.record.final_answer_correct) {
+      entry.anyCorrect = true;
+      // Only explicit answers: a gold read from a concluding sentence of prose would be a guess.
+      entry.gold = extractAnswer((steps as string[]).join('\n\n'), { fallbacks: 'explicit' })?.answer ?? null;
+    }
   }
   const problems: EvalProblem[] = [];
-  let noGold = 0;
+  let noCorrect = 0;
+  let noAnswer = 0;
   for (const [problem, e] of byProblem) {
     if (e.gold) problems.push({ id: e.id, problem, gold: { answer: e.gold } });
-    else noGold++;
+    else if (e.anyCorrect) noAnswer++;
+    else noCorrect++;
   }
-  return {
-    problems,
-    skipped: noGold ? [{ reason: 'no solution labelled correct with an extractable final answer', count: noGold }] : [],
-  };
+  const skipped = [
+    { reason: 'no solution labelled correct', count: noCorrect },
+    { reason: 'no solution labelled correct states its final answer explicitly', count: noAnswer },
+  ];
+  return { problems, skipped: skipped.filter((s) => s.count > 0) };
 }

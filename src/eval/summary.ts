@@ -19,6 +19,8 @@ export interface StepRow {
   /** PRM score of the text kept for this step, null when it was never scored. */
   score: number | null;
   tokens: number;
+  /** The weak draft the strong model replaced, with the score that got it rejected. */
+  draft?: { score: number | null; tokens: number };
 }
 
 /** One line of results.jsonl: one problem solved by one policy at one knob value. */
@@ -46,6 +48,8 @@ export interface ResultRow {
   prmCalls?: number;
   /** The seed the problem ran with (policy episode and sampling). */
   seed?: number;
+  /** Set when grading threw: the row counts as wrong until it is regraded. */
+  gradeError?: string;
 }
 
 /** Results that cannot be summarised (a duplicate key, a malformed row). */

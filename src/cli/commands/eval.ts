@@ -1,0 +1,261 @@
+// `trim eval`: runs a dataset through TRIM at every operating point of a policy's sweep (and the two
+// baselines), records one result line per (problem, policy, knob) as it finishes, and ends with
+// summary.json, a printed table and curve.svg.
+
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../../core/errors.ts';
+import { createPolicy, policyEntry } from '../../core/policies/index.ts';
+import { renderCurveSvg } from '../../eval/curve-svg.ts';
+import { formatNames, loadDataset, type Dataset } from '../../eval/datasets.ts';
+import { gradeSolution } from '../../eval/grading.ts';
+import { Progress } from '../../eval/progress.ts';
+import { ResultsLog } from '../../eval/results-log.ts';
+import { settleManifest, writeAtomic, type Identity } from '../../eval/run-manifest.ts';
+import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
+import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
+import { UsageError, type Command } from '../command.ts';
+import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
+
+const DEFAULT_CONCURRENCY = 8;
+
+const usage = `
+Usage: trim eval --data FILE.jsonl [--format auto|${formatNames().join('|')}] [--limit N] [--offset N]
+  [model, PRM, policy and sampling flags] --policy P [--sweep v1,v2,…] [--baselines]
+  --out DIR [--concurrency ${DEFAULT_CONCURRENCY}] [--resume] [--seed N]
+
+Solves every problem of a dataset at every operating point and grades the final answers.
+
+Data:
+  --data FILE           JSONL (or a JSON array) of problems with gold answers: MATH-500, AIME, AMC,
+                        Minerva, OlympiadBench, GSM8K and ProcessBench layouts are recognised
+  --format NAME         the layout, when auto-detection (default) guesses wrong
+  --offset N --limit N  evaluate problems N.. of the file, at most N of them (file order)
+${modelFlagsUsage}
+Operating points:
+  --sweep v1,v2,…       run the policy at each knob value (thr: threshold, query: threshold,
+                        random: rate); without it the policy runs once at --threshold/--rate or its
+                        default
+  --baselines           also run weak-only and strong-only (knob null): needed for normalised cost,
+                        PGR, CPT, APGR and ΔIBC
+  --seed N              base seed; problem P runs with a seed derived from N and P's id at every
+                        operating point, so runs replay exactly against servers that honour seeds.
+                        Without it a seed is drawn and recorded in DIR/run.json.
+
+Output (DIR is created if needed):
+  DIR/results.jsonl     one line per (problem, policy, knob): {id, policy, knob, correct, extracted,
+                        gold, strongTokens, weakTokens, strongCalls, steps: [{source, score, tokens}],
+                        timing, …}, appended as each run finishes
+  DIR/summary.json      per operating point: accuracy, mean strong tokens, normalised cost, PGR; per
+                        policy: CPT(50/80/95%), APGR, ΔIBC (Pareto frontier, linear interpolation)
+  DIR/curve.svg         accuracy against normalised strong-token cost, one line per policy
+  DIR/run.json          the settings and seed, checked by --resume
+  DIR/failures.jsonl    runs that failed (not in results.jsonl; --resume retries them)
+  The table goes to standard output, progress to standard error. The summary covers every result in
+  DIR for the selected problems, each operating point measured on the same problems.
+
+Running:
+  --concurrency N       runs in flight at once (default ${DEFAULT_CONCURRENCY}); servers' 429/5xx answers are retried
+                        with backoff by the client
+  --resume              continue DIR: skip (problem, policy, knob) runs already recorded; a run that
+                        was being written when a previous process died is discarded and rerun
+
+Example:
+  trim eval --data ../shared/data/math500_test.jsonl --limit 100 \\
+    --weak-url http://127.0.0.1:8001 --weak-model Qwen/Qwen2.5-1.5B-Instruct \\
+    --strong-url http://127.0.0.1:8000 --strong-model Qwen/Qwen2.5-72B-Instruct \\
+    --prm-url http://127.0.0.1:8002 --prm-model Qwen/Qwen2.5-Math-PRM-7B \\
+    --policy thr --sweep 0.1,0.3,0.5,0.7,0.9 --baselines --out runs/math500-thr --seed 1
+`;
+
+export const command: Command = {
+  summary: 'Evaluate a policy sweep on a dataset: results.jsonl, summary table, PGR/CPT/APGR/ΔIBC, curve.svg',
+  usage,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      data: { type: 'string' },
+      format: { type: 'string' },
+      limit: { type: 'string' },
+      offset: { type: 'string' },
+      sweep: { type: 'string' },
+      baselines: { type: 'boolean' },
+      out: { type: 'string' },
+      concurrency: { type: 'string' },
+      resume: { type: 'boolean' },
+    });
+    const dataPath = requiredString(values, 'data', 'the dataset file');
+    const out = requiredString(values, 'out', 'the output directory');
+    const limit = wholeNumber(values, 'limit', 1);
+    const offset = wholeNumber(values, 'offset', 0) ?? 0;
+    const concurrency = wholeNumber(values, 'concurrency', 1, 1024) ?? DEFAULT_CONCURRENCY;
+    const resume = values.resume === true;
+
+    const setup = buildRun(values);
+    const points = operatingPoints(values, setup.policy.knob, values.baselines === true);
+    const format = typeof values.format === 'string' ? values.format : 'auto';
+    if (format !== 'auto' && !formatNames().includes(format))
+      throw new UsageError(`--format must be auto or one of ${formatNames().join(', ')}; got "${format}".`);
+    const data = loadDataset(dataPath, { format, offset, ...(limit !== undefined ? { limit } : {}) });
+    if (!data.problems.length)
+      throw new UsageError(`No problems selected: ${data.file} has ${data.total} gradable problems and --offset is ${offset}.`);
+
+    mkdirSync(out, { recursive: true });
+    const { log, rows: earlier, truncatedBytes } = ResultsLog.open(out, resume);
+    try {
+      const manifest = settleManifest(out, identity(values, setup, data), setup.seed, resume, earlier.length > 0);
+      if (manifest.warning) process.stderr.write(`trim eval: ${manifest.warning}\n`);
+      if (truncatedBytes) process.stderr.write(`trim eval: discarded an unfinished last line (${truncatedBytes} bytes) of the results; that run will be redone.\n`);
+      describeData(data);
+
+      const jobs: EvalJob[] = [];
+      for (const problem of data.problems)
+        for (const point of points) if (!log.has({ id: problem.id, ...point })) jobs.push({ problem, point });
+      const selected = new Set(data.problems.map((p) => p.id));
+      const keys = new Set(points.map((p) => JSON.stringify([p.policy, p.knob])));
+      const resumedHere = earlier.filter((r) => selected.has(r.id) && keys.has(JSON.stringify([r.policy, r.knob])));
+      process.stderr.write(
+        `trim eval: ${data.problems.length} problems × ${points.length} operating points = ${data.problems.length * points.length} runs` +
+          (resumedHere.length ? ` (${resumedHere.length} already done)` : '') +
+          `, seed ${manifest.seed}, concurrency ${concurrency}\n`,
+      );
+
+      const progress = new Progress({ total: data.problems.length * points.length, resumed: resumedHere, sink: process.stderr });
+      const fresh: ResultRow[] = [];
+      const stop = new AbortController();
+      const onSignal = () => {
+        if (!stop.signal.aborted) process.stderr.write('\ntrim eval: stopping; runs in flight are dropped and will be redone by --resume.\n');
+        stop.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let outcome;
+      try {
+        outcome = await runJobs(jobs, {
+          weak: setup.weak,
+          strong: setup.strong,
+          ...(setup.prm ? { prm: setup.prm } : {}),
+          policyFor: (point, seed) => createPolicy(point.policy, { ...(point.knob !== null ? { knob: point.knob } : {}), seed }),
+          grade: gradeSolution,
+          limits: setup.limits,
+          sampling: setup.sampling,
+          seed: manifest.seed,
+          concurrency,
+          signal: stop.signal,
+          onResult: (row) => {
+            log.append(row);
+            fresh.push(row);
+            progress.result(row);
+          },
+          onFailure: (job, message) => {
+            appendFileSync(
+              join(out, 'failures.jsonl'),
+              JSON.stringify({ id: job.problem.id, policy: job.point.policy, knob: job.point.knob, error: message, at: new Date().toISOString() }) + '\n',
+            );
+            progress.failure();
+          },
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        progress.finish();
+      }
+
+      const rows = [...earlier, ...fresh].filter((r) => selected.has(r.id));
+      report(out, rows);
+      if (outcome.interrupted) {
+        process.stderr.write(`trim eval: stopped with ${outcome.interrupted} runs left; rerun with --resume to finish them.\n`);
+        return 130;
+      }
+      if (outcome.failed) {
+        process.stderr.write(
+          `trim eval: ${outcome.failed} runs failed (see ${join(out, 'failures.jsonl')}); they are not in the results. Rerun with --resume to retry them.\n`,
+        );
+        return 1;
+      }
+      return 0;
+    } finally {
+      log.close();
+    }
+  },
+};
+
+/** The policy at each --sweep value (or once), then the baselines. */
+function operatingPoints(v: FlagValues, defaultKnob: number | null, baselines: boolean): OperatingPoint[] {
+  const policy = String(v.policy);
+  const entry = policyEntry(policy);
+  const points: OperatingPoint[] = [];
+  if (typeof v.sweep === 'string') {
+    if (!entry.knob) throw new UsageError(`--policy ${policy} has no knob to sweep; drop --sweep (or use --baselines for the baselines).`);
+    if (v.threshold !== undefined || v.rate !== undefined)
+      throw new UsageError(`--sweep sets the ${entry.knob.name}; drop --${entry.knob.name}.`);
+    const knobs = v.sweep.split(',').map((s) => s.trim());
+    for (const s of knobs) {
+      const knob = Number(s);
+      if (s === '' || !Number.isFinite(knob)) throw new UsageError(`--sweep takes comma-separated numbers such as 0.2,0.5,0.8; "${s}" is not one.`);
+      try {
+        createPolicy(policy, { knob });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new UsageError(`--sweep value ${s}: ${err.message}`);
+        throw err;
+      }
+      if (!points.some((p) => p.knob === knob)) points.push({ policy, knob });
+    }
+  } else {
+    points.push({ policy, knob: defaultKnob });
+  }
+  if (baselines)
+    for (const b of [WEAK_ONLY, STRONG_ONLY]) if (!points.some((p) => p.policy === b)) points.push({ policy: b, knob: null });
+  return points;
+}
+
+/** What must not change between a run and its --resume (effective values, defaults filled in). */
+function identity(v: FlagValues, setup: RunSetup, data: Dataset): Identity {
+  const s = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
+  return {
+    data: resolve(data.file),
+    format: data.format,
+    weakModel: s('weak-model'),
+    weakMode: s('weak-mode') ?? DEFAULT_MODE,
+    strongModel: s('strong-model'),
+    strongMode: s('strong-mode') ?? DEFAULT_MODE,
+    prmModel: s('prm-model'),
+    temperature: setup.sampling.temperature ?? null,
+    topP: setup.sampling.topP ?? null,
+    maxSteps: setup.limits.maxSteps,
+    maxStepTokens: setup.limits.maxStepTokens,
+  };
+}
+
+function describeData(d: Dataset): void {
+  const skipped = d.skipped.map((s) => `${s.count} skipped: ${s.reason}`).join('; ');
+  process.stderr.write(`trim eval: ${d.file}: ${d.format} format, ${d.records} records, ${d.total} gradable problems${skipped ? ` (${skipped})` : ''}\n`);
+}
+
+function report(out: string, rows: ResultRow[]): void {
+  if (!rows.length) {
+    process.stderr.write('trim eval: no finished runs yet, so no summary.\n');
+    return;
+  }
+  const summary = buildSummary(rows);
+  writeAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeAtomic(join(out, 'curve.svg'), renderCurveSvg(summary));
+  process.stdout.write(formatTable(summary));
+  process.stderr.write(`trim eval: wrote ${join(out, 'summary.json')} and ${join(out, 'curve.svg')}\n`);
+  if (summary.dropped)
+    process.stderr.write(`trim eval: ${summary.dropped} problems are missing at some operating point and were left out of the summary.\n`);
+}
+
+function requiredString(v: FlagValues, name: string, what: string): string {
+  const x = v[name];
+  if (typeof x !== 'string' || !x.trim()) throw new UsageError(`--${name} is required (${what}).`);
+  return x;
+}
+
+function wholeNumber(v: FlagValues, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const x = v[name];
+  if (typeof x !== 'string') return undefined;
+  const n = Number(x);
+  if (x.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a whole number ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}; got "${x}".`);
+  return n;
+}
