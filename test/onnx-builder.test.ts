@@ -3,14 +3,20 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoModel, AutoModelForCausalLM, Tensor } from '@huggingface/transformers';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyModel, type Fixture } from './helpers/fixtures.ts';
+import type { RandomModelOptions } from '../src/onnx/build-random.ts';
 import { forward, maxAbsDiff, presentOf, rowsOf, useLocalModels } from './helpers/tjs.ts';
 import { referenceForward } from '../src/onnx/reference.ts';
 import { effectiveWeights, type Precision } from '../src/onnx/precision.ts';
 import type { HeadKind } from '../src/onnx/spec.ts';
 import type { Tensor32 } from '../src/onnx/weights.ts';
+import { randomModelSpec } from '../src/onnx/build-random.ts';
+import { randomWeights } from '../src/onnx/random-weights.ts';
+import { tinyTokenizer } from '../src/onnx/tokenizer.ts';
+import { writeModelFolder } from '../src/onnx/write-model.ts';
 import { mulberry32 } from '../src/core/rng.ts';
 
 const FP32_TOL = 1e-4;
@@ -28,30 +34,35 @@ interface Loaded {
   weights: Map<string, Tensor32>;
 }
 
-async function load(head: HeadKind, precision: Precision, extra: { tie?: boolean; seed?: number } = {}): Promise<Loaded> {
-  const fx = await tinyModel({ head, precisions: ['fp32', 'q4'], seed: extra.seed ?? 7, ...(extra.tie === undefined ? {} : { tie: extra.tie }) });
+type Shape = Pick<RandomModelOptions, 'tie' | 'hidden' | 'heads' | 'kvHeads' | 'intermediate' | 'layers'>;
+
+async function load(head: HeadKind, precision: Precision, shape: Shape = {}): Promise<Loaded> {
+  const fx = await tinyModel({ head, precisions: ['fp32', 'q4'], seed: 7, ...shape });
   useLocalModels(fx.root);
   const Auto = head === 'lm' ? AutoModelForCausalLM : AutoModel;
   const model = await Auto.from_pretrained(fx.name, { dtype: precision, device: 'cpu' });
   return { fx, model, weights: await effectiveWeights(fx.spec, fx.weights, precision) };
 }
 
-const cases: { head: HeadKind; precision: Precision; tie?: boolean }[] = [
+const cases: { head: HeadKind; precision: Precision; shape?: Shape }[] = [
   { head: 'lm', precision: 'fp32' },
-  { head: 'lm', precision: 'fp32', tie: false },
+  { head: 'lm', precision: 'fp32', shape: { tie: false } },
   { head: 'lm', precision: 'q4' },
-  { head: 'lm', precision: 'q4', tie: false },
+  { head: 'lm', precision: 'q4', shape: { tie: false } },
   { head: 'value', precision: 'fp32' },
   { head: 'value', precision: 'q4' },
   { head: 'two-class', precision: 'fp32' },
   { head: 'two-class', precision: 'q4' },
+  // Odd block counts and zero-padded blocks in every MatMulNBits (K = 96 and 80), 3 layers, 6/2 heads.
+  { head: 'value', precision: 'q4', shape: { hidden: 96, heads: 6, kvHeads: 2, intermediate: 80, layers: 3 } },
+  { head: 'lm', precision: 'fp32', shape: { hidden: 96, heads: 6, kvHeads: 1, intermediate: 80, layers: 3, tie: false } },
 ];
 
-describe.each(cases)('$head head, $precision, tie=$tie', ({ head, precision, tie }) => {
+describe.each(cases)('$head head, $precision, $shape', ({ head, precision, shape }) => {
   let m: Loaded;
   const tol = precision === 'fp32' ? FP32_TOL : Q4_TOL;
   beforeAll(async () => {
-    m = await load(head, precision, tie === undefined ? {} : { tie });
+    m = await load(head, precision, shape);
   });
 
   it('declares the KV-cache interface transformers.js feeds', async () => {
@@ -184,5 +195,37 @@ describe('folder layout', () => {
     });
     const gen = JSON.parse(await readFile(join(fx.dir, 'generation_config.json'), 'utf8'));
     expect(gen).toMatchObject({ eos_token_id: [258, 256], temperature: 0.7, top_p: 0.8, top_k: 20 });
+  });
+});
+
+describe('external data', () => {
+  it('splits large weights into chunk files that transformers.js loads', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'trim-extdata-'));
+    try {
+      const spec = randomModelSpec({ head: 'value' });
+      const source = randomWeights(spec, 5);
+      const written = await writeModelFolder({
+        outDir: join(root, 'm'), spec, source, precisions: ['fp32', 'q4'],
+        tokenizer: { json: { 'tokenizer.json': tinyTokenizer().tokenizer, 'tokenizer_config.json': tinyTokenizer().config } },
+        provenance: { source: 'test' }, externalData: 'always', chunkBytes: 100_000,
+      });
+      const chunks = Object.keys(written.files).filter((f) => f.startsWith('onnx/model.onnx_data'));
+      expect(chunks.length).toBeGreaterThan(2);
+      expect(chunks).toContain('onnx/model.onnx_data_1');
+      expect(written.files['onnx/model.onnx']!).toBeLessThan(50_000);
+      const config = JSON.parse(await readFile(join(root, 'm', 'config.json'), 'utf8'));
+      expect(config['transformers.js_config'].use_external_data_format['model.onnx']).toBe(chunks.length);
+      useLocalModels(root + '/');
+      const ids = tokens(12, 31);
+      for (const precision of ['fp32', 'q4'] as const) {
+        const model = await AutoModel.from_pretrained('m', { dtype: precision, device: 'cpu' });
+        const got = await forward(model, [ids]);
+        const ref = referenceForward(spec, await effectiveWeights(spec, source, precision), { inputIds: [ids] });
+        expect(maxAbsDiff(got.logits, ref.logits)).toBeLessThan(1e-4);
+        await (model as { dispose(): Promise<unknown> }).dispose();
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
