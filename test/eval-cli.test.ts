@@ -310,8 +310,12 @@ describe('trim eval with a failing server', () => {
     expect(failure).toMatchObject({ id: 'P2', policy: 'strong-only', knob: null });
     expect(failure.error).toMatch(/HTTP 400: context too long/);
 
+    // On the retry the server is busy twice first: the client's retries absorb that.
+    const before = world.strong.requests.length;
+    world.strong.enqueue({ status: 429, retryAfter: '0', message: 'slow down' }, { status: 503, retryAfter: '0' });
     const again = await trim([...args, '--resume']);
     expect(again.code).toBe(0);
+    expect(world.strong.requests.length - before).toBe(3);
     expect(readRows(out).map((x) => x.id).sort()).toEqual(['P1', 'P2', 'P3', 'P4']);
   });
 });
