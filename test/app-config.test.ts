@@ -51,7 +51,19 @@ describe('URL configuration', () => {
   });
 
   it('round-trips settings through a link without the key', () => {
-    const s = { ...defaultSettings(), remote: { baseUrl: 'https://api.example.com', model: 'm', mode: 'raw' as const }, policy: 'query:0.4' };
+    const s = {
+      ...defaultSettings(),
+      remote: { baseUrl: 'https://api.example.com', model: 'm', mode: 'raw' as const },
+      policy: 'query:0.4',
+      device: 'wasm' as const,
+      confirmRemote: true,
+      maxSteps: 9,
+      maxStepTokens: 99,
+      temperature: 0.2,
+      topP: 0.5,
+      seed: 3,
+      remoteTimeoutMs: 7000,
+    };
     const back = readUrlConfig(settingsToQuery(s, 'x+1'), defaultSettings());
     expect(back.settings).toEqual(s);
     expect(back.problem).toBe('x+1');

@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.ts';
 import {
   checkPolicy,
   checkRemoteBase,
+  defaultSettings,
   DEVICE_CHOICES,
   formatPrmSpec,
   formatWeakSpec,
@@ -105,7 +106,15 @@ export function settingsToQuery(s: Settings, problem?: string): string {
     p.set('remoteMode', s.remote.mode);
   }
   p.set('policy', s.policy);
-  if (s.device !== 'auto') p.set('device', s.device);
+  const d = defaultSettings();
+  if (s.device !== d.device) p.set('device', s.device);
+  if (s.confirmRemote) p.set('confirm', '1');
+  if (s.maxSteps !== d.maxSteps) p.set('maxSteps', String(s.maxSteps));
+  if (s.maxStepTokens !== d.maxStepTokens) p.set('maxStepTokens', String(s.maxStepTokens));
+  if (s.temperature !== d.temperature) p.set('temperature', String(s.temperature));
+  if (s.topP !== d.topP) p.set('topP', String(s.topP));
+  if (s.seed !== null) p.set('seed', String(s.seed));
+  if (s.remoteTimeoutMs !== d.remoteTimeoutMs) p.set('timeout', String(Math.round(s.remoteTimeoutMs / 1000)));
   if (problem?.trim()) p.set('problem', problem);
   return '?' + p.toString();
 }

@@ -1,0 +1,190 @@
+// The settings form: small model, PRM, remote model and key, policy. Every field is a text spec the
+// URL understands too; presets only fill the text in.
+
+import { errorMessage } from '../../core/errors.ts';
+import { policyEntry, policyNames } from '../../core/policies/index.ts';
+import type { WorkerStatus } from '../../backends/worker-client.ts';
+import type { Capabilities } from '../capabilities.ts';
+import { byId, formatBytes, h } from '../dom.ts';
+import { PRM_PRESETS, fitsDevice, weakPresets } from '../presets.ts';
+import {
+  CONTINUATION_MODES,
+  DEVICE_CHOICES,
+  checkPolicy,
+  checkRemoteBase,
+  formatPrmSpec,
+  formatWeakSpec,
+  parseMode,
+  parsePrmSpec,
+  parseWeakSpec,
+  type DeviceChoice,
+  type Settings,
+} from '../settings.ts';
+
+export interface SettingsSubmit {
+  settings: Settings;
+  /** A new key typed in the form (null: leave the stored key as it is). */
+  apiKey: string | null;
+  remember: boolean;
+}
+
+const CUSTOM = 'custom';
+
+export class SettingsView {
+  private readonly form = byId<HTMLFormElement>('settings-form');
+  private readonly errors = byId('settings-errors');
+  private files = new Map<string, { loaded: number; total: number }>();
+  /** Fields the form does not show are carried over from the settings it was last filled with. */
+  private current!: Settings;
+
+  constructor(
+    private readonly caps: Capabilities,
+    private readonly onSubmit: (s: SettingsSubmit) => void,
+  ) {
+    const weakSelect = byId<HTMLSelectElement>('weak-preset');
+    weakSelect.replaceChildren(
+      ...weakPresets(caps).map((p) =>
+        h('option', { value: formatWeakSpec(p.spec) }, p.label + (p.sizeMB ? ` · ~${p.sizeMB} MB` : '') + (fitsDevice(p, caps) ? '' : ' · may not fit this device')),
+      ),
+      h('option', { value: CUSTOM }, 'Custom (type below)'),
+    );
+    byId<HTMLSelectElement>('prm-preset').replaceChildren(
+      ...PRM_PRESETS.map((p) => h('option', { value: formatPrmSpec(p.spec) }, p.label)),
+      h('option', { value: CUSTOM }, 'Custom (type below)'),
+    );
+    byId<HTMLSelectElement>('device').replaceChildren(...DEVICE_CHOICES.map((d) => h('option', { value: d }, d === 'auto' ? 'Automatic' : d === 'webgpu' ? 'WebGPU' : 'WebAssembly (CPU)')));
+    byId<HTMLSelectElement>('remote-mode').replaceChildren(...CONTINUATION_MODES.map((m) => h('option', { value: m }, m)));
+    byId('policy-list').replaceChildren(...policyNames().map((n) => h('option', { value: policyEntry(n).knob ? `${n}:${policyEntry(n).knob!.default}` : n }, policyEntry(n).description)));
+    this.linkPreset('weak-preset', 'weak-spec');
+    this.linkPreset('prm-preset', 'prm-spec');
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+  }
+
+  fill(s: Settings, keyRemembered: boolean, hasKey: boolean): void {
+    this.current = s;
+    this.setSpec('weak-preset', 'weak-spec', formatWeakSpec(s.weak));
+    this.setSpec('prm-preset', 'prm-spec', formatPrmSpec(s.prm));
+    this.input('device').value = s.device;
+    this.input('remote-url').value = s.remote?.baseUrl ?? '';
+    this.input('remote-model').value = s.remote?.model ?? '';
+    this.input('remote-mode').value = s.remote?.mode ?? 'continue';
+    this.input('api-key').value = '';
+    this.input('api-key').placeholder = hasKey ? 'A key is set (type to replace it)' : 'Optional';
+    byId<HTMLInputElement>('remember-key').checked = keyRemembered;
+    this.input('policy').value = s.policy;
+    byId<HTMLInputElement>('confirm-remote').checked = s.confirmRemote;
+    this.input('max-steps').value = String(s.maxSteps);
+    this.input('max-step-tokens').value = String(s.maxStepTokens);
+  }
+
+  /** Shows a model's loading state and download progress with sizes. */
+  showStatus(role: 'weak' | 'prm', s: WorkerStatus): void {
+    const line = byId(`${role}-status`);
+    const bar = byId<HTMLProgressElement>(`${role}-progress`);
+    const name = role === 'weak' ? 'Small model' : 'PRM';
+    if (s.type === 'loading') {
+      this.files = new Map();
+      line.textContent = `${name}: loading…`;
+      bar.hidden = false;
+      bar.removeAttribute('value');
+    } else if (s.type === 'progress') {
+      const p = s.progress;
+      if (p.text) {
+        // WebLLM reports its own text, sizes included.
+        line.textContent = `${name}: ${p.text}`;
+        bar.value = p.total ? p.loaded / p.total : 0;
+        return;
+      }
+      if (p.file) this.files.set(`${role}:${p.file}`, { loaded: p.loaded, total: p.total });
+      const mine = [...this.files].filter(([k]) => k.startsWith(role + ':')).map(([, v]) => v);
+      const loaded = mine.reduce((a, f) => a + f.loaded, 0);
+      const total = mine.reduce((a, f) => a + f.total, 0);
+      line.textContent = `${name}: downloading ${p.file ?? ''} — ${formatBytes(loaded)} of ${formatBytes(total)}`;
+      bar.max = 1;
+      bar.value = total ? loaded / total : 0;
+    } else if (s.type === 'ready') {
+      line.textContent = `${name}: ready — ${s.description}`;
+      bar.hidden = true;
+    } else if (s.type === 'lost') {
+      line.textContent = `${name}: ${s.reason}`;
+    } else {
+      line.textContent = `${name}: failed — ${s.message}`;
+      bar.hidden = true;
+    }
+  }
+
+  private submit(): void {
+    const problems: string[] = [];
+    const attempt = <T>(f: () => T): T | undefined => {
+      try {
+        return f();
+      } catch (err) {
+        problems.push(errorMessage(err));
+        return undefined;
+      }
+    };
+    const weak = attempt(() => parseWeakSpec(this.input('weak-spec').value));
+    const prm = attempt(() => parsePrmSpec(this.input('prm-spec').value));
+    const url = this.input('remote-url').value.trim();
+    const model = this.input('remote-model').value.trim();
+    const remote = url
+      ? attempt(() => {
+          if (!model) throw new Error('Give the remote model name (the name the server serves).');
+          return { baseUrl: checkRemoteBase(url), model, mode: parseMode(this.input('remote-mode').value) };
+        })
+      : null;
+    const policy = attempt(() => checkPolicy(this.input('policy').value));
+    const maxSteps = attempt(() => whole(this.input('max-steps').value, 'Maximum steps', 1, 100));
+    const maxStepTokens = attempt(() => whole(this.input('max-step-tokens').value, 'Maximum tokens per step', 1, 8192));
+    this.errors.replaceChildren(...problems.map((p) => h('p', {}, p)));
+    if (problems.length || !weak || !prm || remote === undefined || !policy || !maxSteps || !maxStepTokens) return;
+    const key = this.input('api-key').value;
+    this.onSubmit({
+      settings: {
+        ...this.current,
+        weak,
+        prm,
+        remote,
+        policy,
+        device: this.input('device').value as DeviceChoice,
+        confirmRemote: byId<HTMLInputElement>('confirm-remote').checked,
+        maxSteps,
+        maxStepTokens,
+      },
+      apiKey: key ? key : null,
+      remember: byId<HTMLInputElement>('remember-key').checked,
+    });
+    this.input('api-key').value = '';
+  }
+
+  private linkPreset(selectId: string, specId: string): void {
+    const select = byId<HTMLSelectElement>(selectId);
+    const spec = this.input(specId);
+    select.addEventListener('change', () => {
+      if (select.value !== CUSTOM) spec.value = select.value;
+      else spec.focus();
+    });
+    spec.addEventListener('input', () => {
+      select.value = [...select.options].some((o) => o.value === spec.value) ? spec.value : CUSTOM;
+    });
+  }
+
+  private setSpec(selectId: string, specId: string, value: string): void {
+    this.input(specId).value = value;
+    const select = byId<HTMLSelectElement>(selectId);
+    select.value = [...select.options].some((o) => o.value === value) ? value : CUSTOM;
+  }
+
+  private input(id: string): HTMLInputElement {
+    return byId<HTMLInputElement>(id);
+  }
+}
+
+function whole(v: string, what: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${what}: expected a whole number from ${min} to ${max}.`);
+  return n;
+}

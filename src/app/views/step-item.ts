@@ -1,0 +1,46 @@
+// One step of a solution as a list item: who wrote it (on device / remote), its PRM score, and for a
+// regenerated step the discarded draft behind a <details>. Used for live runs and for history alike.
+
+import type { StepRecord } from '../../core/solve.ts';
+import { h } from '../dom.ts';
+import { setMathText } from '../math-render.ts';
+import { holdMessage, type Hold } from '../remote-gate.ts';
+
+export function whereLabel(source: 'weak' | 'strong'): string {
+  return source === 'weak' ? 'On device' : 'Remote';
+}
+
+export function scoreLabel(score: number | null): string {
+  return score === null || Number.isNaN(score) ? 'PRM –' : `PRM ${score.toFixed(2)}`;
+}
+
+export function stepItem(step: StepRecord, hold: Hold | undefined): HTMLLIElement {
+  const text = h('div', { class: 'step-text' });
+  setMathText(text, step.text);
+  const notes = [
+    step.continuation === 'instruct' ? 'approximate continuation (the server cannot continue a prefix exactly)' : null,
+    step.estimated ? 'token count estimated' : null,
+  ].filter(Boolean);
+  const li = h(
+    'li',
+    { class: `step step-${step.source}`, 'data-source': step.source, 'data-index': step.index, ...(hold ? { 'data-held': hold.reason } : {}) },
+    h(
+      'div',
+      { class: 'step-meta' },
+      h('span', { class: `where where-${step.source}` }, whereLabel(step.source)),
+      h('span', { class: 'score', 'data-field': 'score' }, scoreLabel(step.score)),
+      h('span', { class: 'tokens' }, `${step.tokens} tokens`),
+      notes.length ? h('span', { class: 'note' }, notes.join('; ')) : null,
+    ),
+    hold ? h('p', { class: 'held' }, holdMessage(hold.reason)) : null,
+    text,
+  );
+  if (step.draft) li.append(draftDetails(step.draft.text, step.draft.score, step.draft.tokens));
+  return li;
+}
+
+export function draftDetails(text: string, score: number | null, tokens: number): HTMLDetailsElement {
+  const body = h('div', { class: 'draft-text' });
+  setMathText(body, text);
+  return h('details', { class: 'draft' }, h('summary', {}, `Discarded draft from the device · ${scoreLabel(score)} · ${tokens} tokens`), body);
+}
