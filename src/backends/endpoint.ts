@@ -18,7 +18,7 @@ export function serverBase(raw: string, what = 'server'): ServerBase {
     throw new ConfigError(`The ${what} URL "${text}" is not a URL; give a server base such as http://127.0.0.1:8000.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ConfigError(`The ${what} URL must start with http:// or https://, got "${url.protocol}".`);
+    throw new ConfigError(`The ${what} URL "${text}" must start with http:// or https://; give a server base such as http://127.0.0.1:8000.`);
   // Credentials in a URL end up in logs and error messages; keys belong in the Authorization header.
   if (url.username || url.password)
     throw new ConfigError(`The ${what} URL must not contain a user name or password; pass the API key through its environment variable instead.`);

@@ -150,7 +150,7 @@ async function withResponse<T>(
 ): Promise<T> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept };
   if (req.apiKey) headers.authorization = `Bearer ${req.apiKey}`;
-  const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
+  const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
   for (let attempt = 1; ; attempt++) {
     if (req.signal?.aborted) throw new AbortedError();

@@ -27,7 +27,7 @@ export class RemoteHttpError extends TrimError {
     readonly status: number,
     detail: string,
   ) {
-    super(`${endpoint} answered HTTP ${status}${detail ? `: ${detail}` : ''}. ${adviceFor(status)}`.trim());
+    super(`${endpoint} answered HTTP ${status}${detail ? `: ${detail.replace(/[.\s]+$/, '')}` : ''}. ${adviceFor(status)}`.trim());
   }
 }
 

@@ -4,6 +4,7 @@
 //   server.enqueue({ text: 'First step.' }, { status: 429, retryAfter: '0' }, { fault: 'cut', text: 'Hal', after: 1 });
 //   server.respond = (req) => ({ text: `step ${continuedSteps(req).length + 1}` });   // after the queue runs dry
 //   ...  server.requests[i].body / .headers / .usage (what it reported)  ...
+//   server.reset();                                       // between tests sharing one server
 //   await server.close();
 //
 // Routes: POST /v1/completions and /v1/chat/completions (SSE when the body says `stream: true`, with a
@@ -120,6 +121,8 @@ export interface TestServer {
   /** Replies used, in order, before `respond`. */
   enqueue(...replies: Reply[]): void;
   respond: Responder;
+  /** Forgets recorded requests and unused queued replies, and restores the initial responder. */
+  reset(): void;
   /** Resolves when `n` requests have arrived. */
   waitForRequests(n: number): Promise<void>;
   close(): Promise<void>;
@@ -326,6 +329,11 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
       return requests.filter((r) => r.path === '/v1/completions' || r.path === '/v1/chat/completions');
     },
     enqueue: (...replies) => void queue.push(...replies),
+    reset: () => {
+      requests.length = 0;
+      queue.length = 0;
+      server.respond = opts.respond ?? defaultRespond;
+    },
     respond: opts.respond ?? defaultRespond,
     waitForRequests: (n) => (requests.length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
     close: async () => {
