@@ -20,8 +20,8 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs `trim ...args`; `killWhen` is polled and SIGKILLs the process once it returns true. */
-function trim(args: string[], killWhen?: () => boolean): Promise<CliRun> {
+/** Runs `trim ...args`; `killWhen` is polled and sends `signal` (SIGKILL) once it returns true. */
+function trim(args: string[], killWhen?: () => boolean, signal: NodeJS.Signals = 'SIGKILL'): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/bin.mjs'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -30,7 +30,7 @@ function trim(args: string[], killWhen?: () => boolean): Promise<CliRun> {
     child.stderr.on('data', (d) => (stderr += d));
     const poll = killWhen
       ? setInterval(() => {
-          if (killWhen()) child.kill('SIGKILL');
+          if (killWhen() && child.exitCode === null && !child.killed) child.kill(signal);
         }, 20)
       : undefined;
     child.on('error', reject);
@@ -284,6 +284,38 @@ describe('trim eval killed mid-run', () => {
     expect(s.problems).toBe(12);
     // weak-only right on P1, P4, P7, P10 (i % 3 = 0): 4/12.
     expect(s.weak!.accuracy).toBeCloseTo(4 / 12, 12);
+  });
+});
+
+describe('trim eval interrupted with Ctrl-C', () => {
+  it('stops cleanly, keeps what finished and resumes the rest', async () => {
+    const sub = mkdtempSync(join(dir, 'int-'));
+    const many = Array.from({ length: 10 }, (_, i) => ({ id: `P${i + 1}`, gold: '1', weakAnswer: '1', score2: 0.9 }));
+    const slow = await startEvalWorld(many, { chunkDelayMs: 15 });
+    try {
+      const data = writeDataset(sub, many);
+      const out = join(sub, 'out');
+      const args = ['eval', '--data', data, ...slow.flags, '--policy', 'weak-only', '--baselines', '--out', out, '--concurrency', '2'];
+      const stopped = await trim(args, () => lineCount(out) >= 3, 'SIGINT');
+      expect(stopped.code).toBe(130);
+      expect(stopped.stderr).toContain('stopping; runs in flight are dropped');
+      expect(stopped.stderr).toMatch(/stopped with \d+ runs left; rerun with --resume/);
+      const kept = readFileSync(join(out, 'results.jsonl'), 'utf8');
+      expect(kept.endsWith('\n')).toBe(true);
+      const n = readRows(out).length;
+      expect(n).toBeGreaterThanOrEqual(3);
+      expect(n).toBeLessThan(20);
+      expect(existsSync(join(out, 'results.lock'))).toBe(false);
+      // The seed was drawn and recorded; the resumed run uses it.
+      const seed = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).seed;
+      const resumed = await trim([...args, '--resume']);
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).toContain(`seed ${seed}`);
+      expect(readFileSync(join(out, 'results.jsonl'), 'utf8').startsWith(kept)).toBe(true);
+      expect(readRows(out)).toHaveLength(20);
+    } finally {
+      await slow.close();
+    }
   });
 });
 
