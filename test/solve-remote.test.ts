@@ -159,6 +159,27 @@ describe('solve over HTTP', () => {
     expect(weak.requests[1]!.body.max_tokens).toBe(2048 - 3);
   });
 
+  it('counts every strong request as a call, a degenerate answer and its continuation included', async () => {
+    strong.enqueue({ text: '...' }, { text: 'Fine \\boxed{3}' });
+    const trace = await solveToTrace(PROBLEM, { ...models(), policy: parsePolicySpec('strong-only') });
+    expect(trace.steps.map((s) => s.text)).toEqual(['Fine \\boxed{3}']);
+    expect(trace.ledger.strongCalls).toBe(strong.requests.length);
+    expect(trace.ledger.strongCalls).toBe(2);
+    expect(trace.ledger.strongTokens).toBe(sum(strong.requests, 'completion_tokens'));
+    expect(strong.requests[1]!.body.messages[2].content).toBe('...\n\n');
+  });
+
+  it('fails clearly when a scorer returns no usable score, instead of reading it as "accept"', async () => {
+    for (const bad of [[], [0.9, 0.9], [Number.NaN], [1.5]]) {
+      weak.reset();
+      const scorer = { id: 'broken', where: 'device' as const, score: async () => bad };
+      const trace = await solveToTrace(PROBLEM, { ...models(), prm: scorer, policy: parsePolicySpec('thr:0.5') });
+      expect(trace.finish).toBe('error');
+      expect(trace.error).toMatch(/The PRM "broken" returned .* for 1 steps; it must give one score in \[0, 1\] per step\./);
+      expect(trace.steps).toHaveLength(0);
+    }
+  });
+
   it('ends when the weak model has nothing more to say', async () => {
     weak.enqueue({ text: 'Only step.' }, { text: '', end: 'eos' });
     const trace = await solveToTrace(PROBLEM, { ...models(), policy: parsePolicySpec('weak-only') });

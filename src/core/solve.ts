@@ -2,7 +2,7 @@
 // policy asks; on "regenerate" the strong model writes step t from the same prefix and never sees the
 // draft. Everything that happens is an event, so the page, the CLI and the tests watch the same run.
 
-import { AbortedError, InvalidProblemError, errorMessage, isAbort } from './errors.ts';
+import { AbortedError, InvalidProblemError, ModelLoadError, errorMessage, isAbort } from './errors.ts';
 import { lastBoxed } from './grade/boxed.ts';
 import { emptyLedger, recordTransmission, type Ledger, type Phase } from './ledger.ts';
 import { DEFAULT_LIMITS, hasBoxed, isDegenerate, STEP_DELIMITER, type Limits } from './steps.ts';
@@ -211,6 +211,8 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
           onText: (delta) => emit({ type: 'text', t, source, delta }),
           beforeSend: model.where === 'remote' ? beforeSend : undefined,
         });
+        // Every request is a call (a degenerate answer makes a second one), as the server counts them.
+        if (source === 'strong') ledger.strongCalls += 1;
         total = {
           ...r,
           promptTokens: total.promptTokens + r.promptTokens,
@@ -230,7 +232,6 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
 
     const strongStep = async (): Promise<StepResult> => {
       const r = await timed('strong', () => write(opts.strong, 'strong'));
-      ledger.strongCalls += 1;
       ledger.strongTokens += r.completionTokens;
       ledger.strongPromptTokens += r.promptTokens;
       ledger.estimated ||= !!r.estimated;
@@ -271,7 +272,12 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
             }),
           );
           ledger.prmCalls += 1;
-          score = scores[scores.length - 1] ?? NaN;
+          // A missing or non-finite score would silently read as "accept" to every threshold.
+          if (scores.length !== accepted.length + 1 || !scores.every((x) => Number.isFinite(x) && x >= 0 && x <= 1))
+            throw new ModelLoadError(
+              `The PRM "${prm.id}" returned ${JSON.stringify(scores).slice(0, 80)} for ${accepted.length + 1} steps; it must give one score in [0, 1] per step.`,
+            );
+          score = scores[scores.length - 1]!;
           // The same call re-scores the accepted prefix; attach those scores to the steps that lacked one.
           scores.slice(0, -1).forEach((s, i) => {
             const step = trace.steps[i];
