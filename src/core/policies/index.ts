@@ -2,7 +2,9 @@
 
 import { ConfigError } from '../errors.ts';
 import type { RoutingPolicy } from '../types.ts';
+import { aggFromArtefacts } from './aggregate.ts';
 import { strongOnlyPolicy, weakOnlyPolicy } from './baselines.ts';
+import { DEFAULT_LAMBDA, pomdpFromArtefacts } from './pomdp.ts';
 import { queryPolicy } from './query.ts';
 import { randomPolicy } from './random.ts';
 import { thresholdPolicy } from './threshold.ts';
@@ -83,4 +85,16 @@ registerPolicy({
   description: 'Sends each step to the remote model at a fixed rate, ignoring scores.',
   knob: { name: 'rate', default: 0.2 },
   create: (o) => randomPolicy(o.knob ?? 0.2, o.seed),
+});
+registerPolicy({
+  name: 'agg',
+  description: 'TRIM-Agg: a PPO-trained network on score aggregates regenerates when its P(accept) is below the threshold (0.5 = argmax). Needs --weights.',
+  knob: { name: 'threshold', default: 0.5 },
+  create: (o) => aggFromArtefacts(o.knob ?? 0.5, o.artefacts),
+});
+registerPolicy({
+  name: 'pomdp',
+  description: 'TRIM-POMDP: belief over (all correct, lost, fixable) from PRM scores; λ = reward given up per strong token.',
+  knob: { name: 'lambda', default: DEFAULT_LAMBDA },
+  create: (o) => pomdpFromArtefacts(o.knob ?? DEFAULT_LAMBDA, o.artefacts),
 });

@@ -1,0 +1,63 @@
+// The files learned and belief-based policies need (agg: trained weights; pomdp: an observation model),
+// read once from flags and handed to the policy registry as PolicyOptions.artefacts. Policies never
+// touch the file system, so the same policies run in the page with artefacts fetched by URL.
+
+import { readFileSync } from 'node:fs';
+import { weightsFromJson } from '../core/agg/weights.ts';
+import { errorMessage, TrimError } from '../core/errors.ts';
+import { BELIEF_MODES } from '../core/pomdp/belief.ts';
+import { observationModelFromJson } from '../core/pomdp/observations.ts';
+import { UsageError } from './command.ts';
+
+export const policyArtefactOptions = {
+  weights: { type: 'string' },
+  observations: { type: 'string' },
+  belief: { type: 'string' },
+} as const;
+
+export const policyArtefactsUsage = `
+Learned and belief-based policies:
+  --weights FILE        trained TRIM-Agg weights (JSON written by "trim train-agg"), for --policy agg
+  --observations FILE   TRIM-POMDP observation model (JSON written by "trim fit-observations"), for
+                        --policy pomdp; without it the documented default model is used
+  --belief MODE         TRIM-POMDP belief: filter (Bayes filter across steps, default) or reference
+                        (current observation only, uniform prior, closeness gate)
+`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Reads and parses a JSON file; a missing file or bad JSON is a UsageError naming the flag. */
+export function readJsonFile(path: string, flag: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`Cannot read ${flag} ${path}: ${errorMessage(err)}.`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag} ${path} is not valid JSON (${errorMessage(err)}).`);
+  }
+}
+
+/** The artefacts named by --weights / --observations / --belief, loaded and validated. */
+export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  try {
+    const w = str('weights');
+    if (w !== undefined) out.weights = weightsFromJson(readJsonFile(w, '--weights'), `--weights ${w}`);
+    const o = str('observations');
+    if (o !== undefined) out.observations = observationModelFromJson(readJsonFile(o, '--observations'), `--observations ${o}`);
+  } catch (err) {
+    if (err instanceof TrimError && !(err instanceof UsageError)) throw new UsageError(err.message);
+    throw err;
+  }
+  const b = str('belief');
+  if (b !== undefined) {
+    if (!(BELIEF_MODES as readonly string[]).includes(b)) throw new UsageError(`--belief must be one of ${BELIEF_MODES.join(', ')}; got "${b}".`);
+    out.beliefMode = b;
+  }
+  return out;
+}

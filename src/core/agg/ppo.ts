@@ -1,0 +1,321 @@
+// PPO for TRIM-Agg (trim-method.md, "TRIM-Agg"): actor-critic on aggregate features, one episode per
+// problem, one decision per scored step. Reward: −λ·(strong tokens of the step) when it is regenerated,
+// +1 at the end when the final answer is correct; γ = 1, GAE(0.95), clip 0.2. Actions are sampled while
+// training; the policy that is kept is evaluated by its argmax on held-out problems, and the checkpoint
+// with the best held-out accuracy − λ·(mean strong tokens) wins.
+//
+// The environment is anything that can solve problems with a RoutingPolicy: the simulator, or solve()
+// against real endpoints. It reports per problem which steps were strong and their tokens; decisions are
+// matched to steps by step index.
+
+import { ConfigError, TrimError } from '../errors.ts';
+import { regenerateProbability, aggPolicy } from '../policies/aggregate.ts';
+import { deriveSeed, mulberry32, type Rng } from '../rng.ts';
+import type { RoutingPolicy } from '../types.ts';
+import { AGG_FEATURES, aggFeatures } from './features.ts';
+import { Adam, Mlp } from './mlp.ts';
+import type { AggWeights } from './weights.ts';
+
+export interface PpoConfig {
+  /** Reward given up per strong token. */
+  lambda: number;
+  hidden: number;
+  iterations: number;
+  episodesPerIteration: number;
+  epochs: number;
+  minibatch: number;
+  lr: number;
+  clip: number;
+  gamma: number;
+  gaeLambda: number;
+  valueCoef: number;
+  entropyCoef: number;
+  maxGradNorm: number;
+  seed: number;
+}
+
+export const DEFAULT_PPO: PpoConfig = {
+  lambda: 8e-4,
+  hidden: 64,
+  iterations: 40,
+  episodesPerIteration: 512,
+  epochs: 4,
+  minibatch: 256,
+  lr: 3e-4,
+  clip: 0.2,
+  gamma: 1,
+  gaeLambda: 0.95,
+  valueCoef: 0.5,
+  entropyCoef: 0.01,
+  maxGradNorm: 0.5,
+  seed: 0,
+};
+
+export interface EpisodeOutcome {
+  /** The seed the policy's episode was created with (how decisions find their problem). */
+  seed: number;
+  correct: boolean;
+  steps: readonly { source: 'weak' | 'strong'; tokens: number }[];
+}
+
+export interface TrainingEnv {
+  /** Solves `count` training problems with the policy, passing each problem a distinct episode seed. */
+  train(policy: RoutingPolicy, iteration: number, count: number): Promise<EpisodeOutcome[]> | EpisodeOutcome[];
+  /** Solves the held-out problems (the same ones every time). */
+  heldOut(policy: RoutingPolicy): Promise<EpisodeOutcome[]> | EpisodeOutcome[];
+}
+
+export interface Evaluation {
+  accuracy: number;
+  strongTokens: number;
+  /** accuracy − λ·strongTokens: the mean episode return of the deterministic policy. */
+  objective: number;
+}
+
+export interface IterationStats {
+  iteration: number;
+  /** Mean return of the sampled training episodes. */
+  trainReturn: number;
+  regenerateRate: number;
+  heldOut: Evaluation;
+  ms: number;
+}
+
+export class TrainingError extends TrimError {}
+
+interface Decision {
+  t: number;
+  x: Float64Array;
+  action: 0 | 1;
+  logp: number;
+  value: number;
+}
+
+export function evaluate(outcomes: readonly EpisodeOutcome[], lambda: number): Evaluation {
+  if (outcomes.length === 0) throw new TrainingError('No held-out problems were solved: nothing to evaluate the policy on.');
+  const accuracy = outcomes.filter((o) => o.correct).length / outcomes.length;
+  const strongTokens = outcomes.reduce((s, o) => s + o.steps.reduce((a, st) => a + (st.source === 'strong' ? st.tokens : 0), 0), 0) / outcomes.length;
+  return { accuracy, strongTokens, objective: accuracy - lambda * strongTokens };
+}
+
+/** A policy that samples from the actor and records what it saw, per episode seed. */
+function recordingPolicy(actor: Mlp, critic: Mlp, rng: Rng): { policy: RoutingPolicy; episodes: Map<number, Decision[]> } {
+  const episodes = new Map<number, Decision[]>();
+  const ac = actor.newCache();
+  const cc = critic.newCache();
+  let next = 0;
+  const policy: RoutingPolicy = {
+    id: 'agg',
+    knob: null,
+    episode: (seed) => {
+      const key = seed ?? next++;
+      if (episodes.has(key)) throw new TrainingError(`Two training problems share the episode seed ${key}; give each problem its own seed.`);
+      const decisions: Decision[] = [];
+      episodes.set(key, decisions);
+      return {
+        plan: () => 'score',
+        decide: (o) => {
+          const x = aggFeatures(o);
+          const pReg = regenerateProbability(actor.forward(x, ac));
+          const action: 0 | 1 = rng() < pReg ? 1 : 0;
+          const logp = Math.log(Math.max(1e-12, action ? pReg : 1 - pReg));
+          decisions.push({ t: o.t, x, action, logp, value: critic.forward(x, cc)[0]! });
+          return action ? 'regenerate' : 'accept';
+        },
+      };
+    },
+  };
+  return { policy, episodes };
+}
+
+interface Batch {
+  x: Float64Array[];
+  action: Uint8Array;
+  logp: Float64Array;
+  adv: Float64Array;
+  ret: Float64Array;
+  meanReturn: number;
+  regenerateRate: number;
+}
+
+function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly EpisodeOutcome[], c: PpoConfig): Batch {
+  const x: Float64Array[] = [];
+  const action: number[] = [];
+  const logp: number[] = [];
+  const adv: number[] = [];
+  const ret: number[] = [];
+  let returns = 0;
+  for (const out of outcomes) {
+    const ds = episodes.get(out.seed);
+    if (!ds) throw new TrainingError(`The environment reported episode seed ${out.seed}, which the policy never started.`);
+    const rewards = ds.map((d) => {
+      if (!d.action) return 0;
+      const step = out.steps[d.t - 1];
+      return step && step.source === 'strong' ? -c.lambda * step.tokens : 0;
+    });
+    if (rewards.length) rewards[rewards.length - 1]! += out.correct ? 1 : 0;
+    returns += rewards.reduce((a, b) => a + b, 0) + (rewards.length ? 0 : out.correct ? 1 : 0);
+    // GAE backwards from the terminal step (value 0 after it).
+    let gae = 0;
+    const a = new Array<number>(ds.length);
+    for (let i = ds.length - 1; i >= 0; i--) {
+      const nextV = i + 1 < ds.length ? ds[i + 1]!.value : 0;
+      const delta = rewards[i]! + c.gamma * nextV - ds[i]!.value;
+      gae = delta + c.gamma * c.gaeLambda * gae;
+      a[i] = gae;
+    }
+    ds.forEach((d, i) => {
+      x.push(d.x);
+      action.push(d.action);
+      logp.push(d.logp);
+      adv.push(a[i]!);
+      ret.push(a[i]! + d.value);
+    });
+  }
+  return {
+    x,
+    action: Uint8Array.from(action),
+    logp: Float64Array.from(logp),
+    adv: Float64Array.from(adv),
+    ret: Float64Array.from(ret),
+    meanReturn: outcomes.length ? returns / outcomes.length : 0,
+    regenerateRate: action.length ? action.reduce((s, v) => s + v, 0) / action.length : 0,
+  };
+}
+
+function clipGradients(nets: Mlp[], maxNorm: number): void {
+  let sq = 0;
+  for (const n of nets) for (const g of n.grads) sq += g * g;
+  const norm = Math.sqrt(sq);
+  if (norm > maxNorm) {
+    const s = maxNorm / norm;
+    for (const n of nets) for (let i = 0; i < n.grads.length; i++) n.grads[i] = n.grads[i]! * s;
+  }
+}
+
+function update(actor: Mlp, critic: Mlp, opt: { actor: Adam; critic: Adam }, b: Batch, c: PpoConfig, rng: Rng): void {
+  const n = b.x.length;
+  const order = Array.from({ length: n }, (_, i) => i);
+  const ac = actor.newCache();
+  const cc = critic.newCache();
+  const dLogits = new Float64Array(2);
+  const dValue = new Float64Array(1);
+  for (let epoch = 0; epoch < c.epochs; epoch++) {
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let start = 0; start < n; start += c.minibatch) {
+      const idx = order.slice(start, start + c.minibatch);
+      if (idx.length < 2) continue;
+      // Advantages normalised per minibatch, as in common PPO implementations.
+      let mean = 0;
+      for (const i of idx) mean += b.adv[i]!;
+      mean /= idx.length;
+      let v = 0;
+      for (const i of idx) v += (b.adv[i]! - mean) ** 2;
+      const sd = Math.sqrt(v / idx.length) + 1e-8;
+      actor.grads.fill(0);
+      critic.grads.fill(0);
+      const scale = 1 / idx.length;
+      for (const i of idx) {
+        const adv = (b.adv[i]! - mean) / sd;
+        const logits = actor.forward(b.x[i]!, ac);
+        const pReg = regenerateProbability(logits);
+        const probs = [1 - pReg, pReg];
+        const a = b.action[i]!;
+        const logp = Math.log(Math.max(1e-12, probs[a]!));
+        const ratio = Math.exp(logp - b.logp[i]!);
+        // d(−min(ratio·A, clip(ratio)·A))/d(log π(a)): −ratio·A where the unclipped term is the minimum.
+        const clipped = (adv >= 0 && ratio > 1 + c.clip) || (adv < 0 && ratio < 1 - c.clip);
+        const dLogp = clipped ? 0 : -ratio * adv;
+        const entropy = -(probs[0]! * Math.log(Math.max(1e-12, probs[0]!)) + probs[1]! * Math.log(Math.max(1e-12, probs[1]!)));
+        for (let k = 0; k < 2; k++) {
+          const p = probs[k]!;
+          const dLogpDz = (k === a ? 1 : 0) - p;
+          // Loss includes −entropyCoef·H; dH/dz_k = −p_k (log p_k + H).
+          const dH = -p * (Math.log(Math.max(1e-12, p)) + entropy);
+          dLogits[k] = scale * (dLogp * dLogpDz - c.entropyCoef * dH);
+        }
+        actor.backward(ac, dLogits);
+        const value = critic.forward(b.x[i]!, cc)[0]!;
+        dValue[0] = scale * c.valueCoef * 2 * (value - b.ret[i]!);
+        critic.backward(cc, dValue);
+      }
+      clipGradients([actor], c.maxGradNorm);
+      clipGradients([critic], c.maxGradNorm);
+      opt.actor.step(actor.params, actor.grads);
+      opt.critic.step(critic.params, critic.grads);
+    }
+  }
+}
+
+export function checkPpoConfig(c: PpoConfig): PpoConfig {
+  const pos = (name: keyof PpoConfig, int = false) => {
+    const v = c[name];
+    if (!(v > 0) || (int && !Number.isInteger(v))) throw new ConfigError(`PPO setting ${name} must be a positive ${int ? 'integer' : 'number'}, got ${v}.`);
+  };
+  if (!(c.lambda >= 0)) throw new ConfigError(`λ must be ≥ 0, got ${c.lambda}.`);
+  (['hidden', 'iterations', 'episodesPerIteration', 'epochs', 'minibatch'] as const).forEach((k) => pos(k, true));
+  (['lr', 'clip'] as const).forEach((k) => pos(k));
+  if (!(c.gamma > 0 && c.gamma <= 1)) throw new ConfigError(`γ must be in (0, 1], got ${c.gamma}.`);
+  if (!(c.gaeLambda >= 0 && c.gaeLambda <= 1)) throw new ConfigError(`The GAE λ must be in [0, 1], got ${c.gaeLambda}.`);
+  return c;
+}
+
+export interface TrainResult {
+  weights: AggWeights;
+  initial: Evaluation;
+  best: Evaluation;
+  bestIteration: number;
+  history: IterationStats[];
+}
+
+/** Trains TRIM-Agg; `onIteration` sees each iteration's numbers (progress, logs). */
+export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}, onIteration?: (s: IterationStats) => void): Promise<TrainResult> {
+  const c = checkPpoConfig({ ...DEFAULT_PPO, ...config });
+  const rng = mulberry32(deriveSeed(c.seed, 'ppo'));
+  const shape = { inputs: AGG_FEATURES.length, hidden: c.hidden };
+  const actor = new Mlp({ ...shape, outputs: 2 }).init(rng, 0.01);
+  const critic = new Mlp({ ...shape, outputs: 1 }).init(rng, 1);
+  const opt = { actor: new Adam(actor.params.length, c.lr), critic: new Adam(critic.params.length, c.lr) };
+  const snapshot = (): AggWeights => ({
+    lambda: c.lambda,
+    hidden: c.hidden,
+    actor: new Mlp(actor.shape, actor.params.slice()),
+    critic: new Mlp(critic.shape, critic.params.slice()),
+    training: {},
+  });
+  const judge = async (w: AggWeights) => evaluate(await env.heldOut(aggPolicy(w)), c.lambda);
+
+  let best = snapshot();
+  const initial = await judge(best);
+  let bestEval = initial;
+  let bestIteration = 0;
+  const history: IterationStats[] = [];
+  for (let it = 1; it <= c.iterations; it++) {
+    const t0 = Date.now();
+    const { policy, episodes } = recordingPolicy(actor, critic, rng);
+    const outcomes = await env.train(policy, it, c.episodesPerIteration);
+    const batch = buildBatch(episodes, outcomes, c);
+    if (batch.x.length > 0) update(actor, critic, opt, batch, c, rng);
+    const current = snapshot();
+    const heldOut = await judge(current);
+    if (heldOut.objective > bestEval.objective) {
+      best = current;
+      bestEval = heldOut;
+      bestIteration = it;
+    }
+    const stats = { iteration: it, trainReturn: batch.meanReturn, regenerateRate: batch.regenerateRate, heldOut, ms: Date.now() - t0 };
+    history.push(stats);
+    onIteration?.(stats);
+  }
+  best.training = {
+    algorithm: 'PPO',
+    config: c,
+    bestIteration,
+    heldOut: bestEval,
+    initial,
+  };
+  return { weights: best, initial, best: bestEval, bestIteration, history };
+}

@@ -1,0 +1,94 @@
+// The JSON file of a trained TRIM-Agg policy: what `trim train-agg` writes and the policy (in the CLI
+// and in the page) loads. Parameters are stored per named block so the file can be read by people and
+// by other tools; loading checks every shape and number, since a weights file is user input.
+
+import { TrimError } from '../errors.ts';
+import { AGG_FEATURES } from './features.ts';
+import { Mlp, type MlpShape } from './mlp.ts';
+
+export const WEIGHTS_FORMAT = 'trim-agg-weights';
+
+/** A weights file that cannot be used. */
+export class WeightsError extends TrimError {}
+
+export interface AggWeights {
+  lambda: number;
+  hidden: number;
+  actor: Mlp;
+  critic: Mlp;
+  /** How training went (held-out numbers of the kept checkpoint…), for people reading the file. */
+  training: Record<string, unknown>;
+}
+
+const BLOCKS = ['w1', 'b1', 'g1', 'be1', 'w2', 'b2', 'g2', 'be2', 'w3', 'b3'] as const;
+
+function blockSizes({ inputs: I, hidden: H, outputs: O }: MlpShape): Record<(typeof BLOCKS)[number], number> {
+  return { w1: H * I, b1: H, g1: H, be1: H, w2: H * H, b2: H, g2: H, be2: H, w3: O * H, b3: O };
+}
+
+function netToJson(m: Mlp): Record<string, number[]> {
+  const sizes = blockSizes(m.shape);
+  const out: Record<string, number[]> = {};
+  let at = 0;
+  for (const b of BLOCKS) {
+    out[b] = Array.from(m.params.subarray(at, at + sizes[b]));
+    at += sizes[b];
+  }
+  return out;
+}
+
+function netFromJson(j: unknown, shape: MlpShape, name: string, fail: (why: string) => never): Mlp {
+  if (!j || typeof j !== 'object') fail(`"${name}" is missing`);
+  const sizes = blockSizes(shape);
+  const params = new Float64Array(BLOCKS.reduce((s, b) => s + sizes[b], 0));
+  let at = 0;
+  for (const b of BLOCKS) {
+    const arr = (j as Record<string, unknown>)[b];
+    if (!Array.isArray(arr) || arr.length !== sizes[b]) fail(`${name}.${b} must hold ${sizes[b]} numbers`);
+    (arr as unknown[]).forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${name}.${b}[${i}] is not a finite number`);
+      params[at + i] = v as number;
+    });
+    at += sizes[b];
+  }
+  return new Mlp(shape, params);
+}
+
+export function weightsToJson(w: AggWeights): unknown {
+  return {
+    format: WEIGHTS_FORMAT,
+    version: 1,
+    features: [...AGG_FEATURES],
+    architecture: { hidden: [w.hidden, w.hidden], layerNorm: true, activation: 'tanh', actions: ['accept', 'regenerate'] },
+    lambda: w.lambda,
+    training: w.training,
+    actor: netToJson(w.actor),
+    critic: netToJson(w.critic),
+  };
+}
+
+export function weightsFromJson(j: unknown, where = 'The weights file'): AggWeights {
+  const fail = (why: string): never => {
+    throw new WeightsError(`${where} is not usable TRIM-Agg weights: ${why}. Train weights with "trim train-agg".`);
+  };
+  if (!j || typeof j !== 'object') fail('it is not a JSON object');
+  const o = j as Record<string, unknown>;
+  if (o.format !== WEIGHTS_FORMAT) fail(`"format" must be "${WEIGHTS_FORMAT}"`);
+  if (o.version !== 1) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1)`);
+  const feats = o.features;
+  if (!Array.isArray(feats) || feats.join(',') !== AGG_FEATURES.join(','))
+    fail(`"features" must be ${JSON.stringify(AGG_FEATURES)} (weights for other features cannot be used)`);
+  const arch = o.architecture as Record<string, unknown> | undefined;
+  const hidden = Array.isArray(arch?.hidden) ? (arch!.hidden as unknown[])[0] : undefined;
+  if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1 || hidden > 1024) fail('"architecture.hidden" must be [n, n] with 1 ≤ n ≤ 1024');
+  const lambda = o.lambda;
+  if (typeof lambda !== 'number' || !(lambda >= 0)) fail('"lambda" must be a number ≥ 0');
+  const h = hidden as number;
+  return {
+    lambda: lambda as number,
+    hidden: h,
+    actor: netFromJson(o.actor, { inputs: AGG_FEATURES.length, hidden: h, outputs: 2 }, 'actor', fail),
+    critic: netFromJson(o.critic, { inputs: AGG_FEATURES.length, hidden: h, outputs: 1 }, 'critic', fail),
+    training: o.training && typeof o.training === 'object' ? (o.training as Record<string, unknown>) : {},
+  };
+}

@@ -1,0 +1,199 @@
+// The observation model of TRIM-POMDP: P(o | state) for o = (min of the previous steps' scores, the
+// current step's score), a density on [0, 1]² binned into bins × bins cells, one per hidden state:
+//   S0 — every step so far is correct;  S1 — an earlier accepted step was wrong;  S2 — only this step is wrong.
+// It is fitted from step-labelled solutions (ProcessBench: `label` = index of the first wrong step, −1
+// if none) and a PRM's scores for their steps: the prefix through step t is S0 before the first error,
+// S2 at it and S1 after it. The min of no previous scores is 1.
+
+import { TrimError } from '../errors.ts';
+import { checkScore } from '../observation-check.ts';
+import { kdeBinMasses, scottBandwidth } from './kde.ts';
+
+export const POMDP_STATES = ['S0', 'S1', 'S2'] as const;
+export type PomdpState = 0 | 1 | 2;
+
+/** An observation model or its input that cannot be used (wrong shape, out-of-range score…). */
+export class ObservationModelError extends TrimError {}
+
+export const OBSERVATIONS_FORMAT = 'trim-pomdp-observations';
+
+export interface ObservationModel {
+  bins: number;
+  /** P(cell | state), row-major (min-previous bin is the row), each summing to 1. */
+  probs: readonly [Float64Array, Float64Array, Float64Array];
+  /** Prefixes per state the model was fitted on. */
+  counts: readonly [number, number, number];
+  /** Kernel bandwidths per state: [along min-previous, along current score]. */
+  bandwidths: readonly [readonly [number, number], readonly [number, number], readonly [number, number]];
+  /** P(the solution ends after step t | it reached step t), t = 1..hazard.length, when fitted. */
+  hazard?: readonly number[];
+  /** Where the model came from, for people reading the file. */
+  source: string;
+}
+
+export interface ObservationSample {
+  minPrevious: number;
+  score: number;
+  state: PomdpState;
+}
+
+export interface LabelledSolution {
+  id: string;
+  steps: readonly unknown[];
+  /** Index of the first wrong step, or −1 when every step is correct. */
+  label: number;
+}
+
+/** The cell of an observation; scores are clamped into [0, 1] (a score of exactly 1 is in the last cell). */
+export function observationCell(bins: number, minPrevious: number, score: number): number {
+  const cell = (v: number) => Math.min(bins - 1, Math.max(0, Math.floor(v * bins)));
+  return cell(minPrevious) * bins + cell(score);
+}
+
+/** The (o, state) pairs of every prefix of a labelled solution. */
+export function prefixSamples(sol: LabelledSolution, scores: readonly number[]): ObservationSample[] {
+  if (!Number.isInteger(sol.label) || sol.label < -1 || sol.label >= sol.steps.length)
+    throw new ObservationModelError(`Solution "${sol.id}": label ${JSON.stringify(sol.label)} is not −1 or a step index below ${sol.steps.length}.`);
+  if (scores.length !== sol.steps.length)
+    throw new ObservationModelError(
+      `Solution "${sol.id}" has ${sol.steps.length} steps but ${scores.length} scores; score every step of the labelled solution.`,
+    );
+  const out: ObservationSample[] = [];
+  let min = 1;
+  scores.forEach((raw, i) => {
+    const score = checkScore(raw, `Solution "${sol.id}", step ${i + 1}`);
+    const state: PomdpState = sol.label < 0 || i < sol.label ? 0 : i === sol.label ? 2 : 1;
+    out.push({ minPrevious: min, score, state });
+    min = Math.min(min, score);
+  });
+  return out;
+}
+
+export interface FitOptions {
+  bins?: number;
+  /** Fixed bandwidth for both axes of every state; Scott's rule per axis and state when absent. */
+  bandwidth?: number;
+  /**
+   * Weight of a uniform floor mixed into every state's density. No cell gets probability 0, so a score
+   * never seen in fitting (or a hostile one) moves the belief instead of zeroing it.
+   */
+  floor?: number;
+  hazard?: readonly number[];
+  source?: string;
+}
+
+/** Fits P(o | state) by a reflected Gaussian KDE per state, binned. Every state needs samples. */
+export function fitObservationModel(samples: readonly ObservationSample[], opts: FitOptions = {}): ObservationModel {
+  const bins = opts.bins ?? 20;
+  if (!Number.isInteger(bins) || bins < 2 || bins > 200) throw new ObservationModelError(`bins must be an integer in [2, 200], got ${bins}.`);
+  const floor = opts.floor ?? 1e-3;
+  const probs: Float64Array[] = [];
+  const counts: number[] = [];
+  const bandwidths: [number, number][] = [];
+  for (let s = 0; s < 3; s++) {
+    const mine = samples.filter((x) => x.state === s);
+    if (mine.length === 0)
+      throw new ObservationModelError(
+        `No prefixes in state ${POMDP_STATES[s]} (${['all steps correct', 'after an earlier error', 'first wrong step'][s]}): fit on solutions with and without errors.`,
+      );
+    const points = new Float64Array(2 * mine.length);
+    mine.forEach((x, i) => {
+      points[2 * i] = x.minPrevious;
+      points[2 * i + 1] = x.score;
+    });
+    const hx = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.minPrevious));
+    const hy = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.score));
+    const mass = kdeBinMasses({ points, hx, hy }, bins);
+    probs.push(normalise(mass, floor));
+    counts.push(mine.length);
+    bandwidths.push([hx, hy]);
+  }
+  return {
+    bins,
+    probs: probs as unknown as ObservationModel['probs'],
+    counts: counts as unknown as ObservationModel['counts'],
+    bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
+    ...(opts.hazard ? { hazard: [...opts.hazard] } : {}),
+    source: opts.source ?? 'fitted',
+  };
+}
+
+function normalise(mass: Float64Array, floor: number): Float64Array {
+  let total = 0;
+  for (const m of mass) total += m;
+  const out = new Float64Array(mass.length);
+  for (let i = 0; i < mass.length; i++) out[i] = (1 - floor) * (mass[i]! / total) + floor / mass.length;
+  return out;
+}
+
+/** The JSON a file holds: plain arrays, rounded to 6 significant digits (the fit is not more precise). */
+export function observationModelToJson(m: ObservationModel): unknown {
+  const state = (s: number) => ({
+    count: m.counts[s],
+    bandwidth: m.bandwidths[s],
+    probs: Array.from(m.probs[s]!, (v) => Number(v.toPrecision(6))),
+  });
+  return {
+    format: OBSERVATIONS_FORMAT,
+    version: 1,
+    source: m.source,
+    bins: m.bins,
+    states: { S0: state(0), S1: state(1), S2: state(2) },
+    ...(m.hazard ? { hazard: m.hazard.map((v) => Number(v.toPrecision(6))) } : {}),
+  };
+}
+
+/** Validates parsed JSON into a model; every problem is reported with what to do. */
+export function observationModelFromJson(j: unknown, where = 'observation model'): ObservationModel {
+  const fail = (why: string): never => {
+    throw new ObservationModelError(`${where} is not a TRIM-POMDP observation model: ${why}. Create one with "trim fit-observations".`);
+  };
+  if (!j || typeof j !== 'object') fail('it is not a JSON object');
+  const o = j as Record<string, unknown>;
+  if (o.format !== OBSERVATIONS_FORMAT) fail(`"format" must be "${OBSERVATIONS_FORMAT}"`);
+  if (o.version !== 1) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1)`);
+  const bins = o.bins;
+  if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 2 || bins > 200) fail('"bins" must be an integer in [2, 200]');
+  const b = bins as number;
+  const states = o.states as Record<string, unknown> | undefined;
+  if (!states || typeof states !== 'object') fail('"states" is missing');
+  const probs: Float64Array[] = [];
+  const counts: number[] = [];
+  const bandwidths: [number, number][] = [];
+  for (const name of POMDP_STATES) {
+    const s = states![name] as Record<string, unknown> | undefined;
+    if (!s || typeof s !== 'object') fail(`state ${name} is missing`);
+    const p = s!.probs;
+    if (!Array.isArray(p) || p.length !== b * b) fail(`${name}.probs must hold ${b * b} numbers`);
+    const arr = new Float64Array(b * b);
+    let total = 0;
+    (p as unknown[]).forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${name}.probs[${i}] is not a probability`);
+      arr[i] = v as number;
+      total += v as number;
+    });
+    if (!(Math.abs(total - 1) < 1e-3)) fail(`${name}.probs sum to ${total}, not 1`);
+    for (let i = 0; i < arr.length; i++) arr[i] = arr[i]! / total;
+    probs.push(arr);
+    const c = s!.count;
+    counts.push(typeof c === 'number' && c >= 0 ? c : 0);
+    const bw = s!.bandwidth;
+    bandwidths.push(Array.isArray(bw) && bw.length === 2 && bw.every((x) => typeof x === 'number') ? [bw[0] as number, bw[1] as number] : [NaN, NaN]);
+  }
+  let hazard: number[] | undefined;
+  if (o.hazard !== undefined) {
+    if (!Array.isArray(o.hazard) || o.hazard.length === 0 || o.hazard.length > 1000) fail('"hazard" must be a non-empty array');
+    hazard = (o.hazard as unknown[]).map((v, i) => {
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) fail(`hazard[${i}] is not a probability`);
+      return v as number;
+    });
+  }
+  return {
+    bins: b,
+    probs: probs as unknown as ObservationModel['probs'],
+    counts: counts as unknown as ObservationModel['counts'],
+    bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
+    ...(hazard ? { hazard } : {}),
+    source: typeof o.source === 'string' ? o.source : 'unknown',
+  };
+}
