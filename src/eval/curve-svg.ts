@@ -91,12 +91,13 @@ export function renderCurveSvg(s: Summary): string {
   if (weakAt && s.weak)
     el.push(
       `<rect x="${f(weakAt.x - 6)}" y="${f(weakAt.y - 6)}" width="12" height="12" fill="#444444"/>`,
-      `<text x="${f(weakAt.x + 10)}" y="${f(weakAt.y + 20)}" font-size="12" fill="#444444">${esc(`weak only ${pct(s.weak.accuracy, 1)}`)}</text>`,
+      `<text x="${f(weakAt.x + 10)}" y="${f(weakAt.y > PLOT.bottom - 25 ? weakAt.y - 12 : weakAt.y + 20)}" font-size="12" fill="#444444">${esc(`weak only ${pct(s.weak.accuracy, 1)}`)}</text>`,
     );
   if (strongAt && s.strong)
     el.push(
       `<polygon points="${diamond(strongAt.x, strongAt.y, 8)}" fill="#444444"/>`,
-      `<text x="${f(strongAt.x - 10)}" y="${f(strongAt.y - 12)}" text-anchor="end" font-size="12" fill="#444444">${esc(
+      // Labels stay inside the plot, clear of the title, when a baseline sits at its top edge.
+      `<text x="${f(strongAt.x - 10)}" y="${f(strongAt.y < PLOT.top + 25 ? strongAt.y + 24 : strongAt.y - 12)}" text-anchor="end" font-size="12" fill="#444444">${esc(
         `strong only ${pct(s.strong.accuracy, 1)}`,
       )}</text>`,
     );
