@@ -45,13 +45,14 @@ describe('continuation modes: request shape', () => {
     });
   });
 
-  it('raw: continues after a degenerate partial, and uses the Llama 3 template when asked', async () => {
+  it('raw: continues after a degenerate partial, and uses the Llama 3 template (without its BOS) when asked', async () => {
     vllm.enqueue({ text: 'x' }, { text: 'y' });
     await model({ mode: 'raw' }).next(request({ steps: ['First.'], partial: ' . \n\n' }));
     expect(vllm.requests[0]!.body.prompt.endsWith('<|im_start|>assistant\nFirst.\n\n . \n\n')).toBe(true);
     await model({ mode: 'raw', template: 'llama3' }).next(request());
+    // No BOS in the text: the server's tokenizer adds it to a completion prompt.
     expect(vllm.requests[1]!.body.prompt).toBe(
-      `<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n${MATH_SYSTEM_PROMPT}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWhat is 1+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`,
+      `<|start_header_id|>system<|end_header_id|>\n\n${MATH_SYSTEM_PROMPT}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWhat is 1+2?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`,
     );
   });
 
@@ -165,6 +166,20 @@ describe('finish and usage', () => {
     expect((await model().next(request())).finish).toBe('end');
   });
 
+  it("reads TGI's own finish reasons", async () => {
+    openai.enqueue({ text: 'Last words', end: 'eos', finishReason: 'eos_token' }, { text: 'A step', finishReason: 'stop_sequence' });
+    const m = model({}, openai);
+    expect((await m.next(request())).finish).toBe('end');
+    expect((await m.next(request())).finish).toBe('step');
+  });
+
+  it('refuses a generation the server aborted', async () => {
+    vllm.enqueue({ text: 'Half', finishReason: 'abort' });
+    const err = await rejection(model().next(request()));
+    expect(err).toBeInstanceOf(RemoteProtocolError);
+    expect(err.message).toMatch(/gave up on the generation \(finish_reason "abort"\)/);
+  });
+
   it('takes token counts from usage, exactly', async () => {
     vllm.enqueue({ text: 'One two three.', usage: { prompt_tokens: 123, completion_tokens: 45 } }, { text: 'Four five.' });
     const m = model();
@@ -238,6 +253,25 @@ describe('hostile or broken answers', () => {
     expect(err).toBeInstanceOf(RemoteProtocolError);
     expect(err.message).toContain(`${vllm.url}/v1/chat/completions`);
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('keys and odd endpoints', () => {
+  it('never lets a key echoed by the server into an error', async () => {
+    const key = 'sk-echo-SECRET-777';
+    vllm.enqueue({ events: [{ error: { message: `key ${key} is over quota` } }] }, { status: 400, message: `bad key ${key}` });
+    for (let i = 0; i < 2; i++) {
+      const err = await rejection(model({ apiKey: key }).next(request()));
+      expect(err.message).not.toContain(key);
+      expect(err.message).toContain('[redacted]');
+    }
+  });
+
+  it('says so when a 200 answer is not an event stream at all', async () => {
+    vllm.enqueue({ raw: '<html><body>Sign in to the proxy</body></html>', contentType: 'text/html' });
+    const err = await rejection(model().next(request()));
+    expect(err).toBeInstanceOf(RemoteProtocolError);
+    expect(err.message).toMatch(/no server-sent events \(is this an OpenAI-compatible endpoint\?\)/);
   });
 });
 

@@ -63,6 +63,15 @@ describe('vLLM pooling PRM', () => {
     expect(err.message).toBe(`${server.url}/pooling answered HTTP 404: The model \`x\` does not exist. Check the base URL and the model name.`);
   });
 
+  it('never lets a key echoed back by the server into an error', async () => {
+    const key = 'sk-prm-SECRET-31337';
+    server.enqueue({ scores: [[0.5, key]] });
+    const err = await rejection(prm({ apiKey: key }).score({ problem: 'p', steps: ['s'] }));
+    expect(err).toBeInstanceOf(RemoteProtocolError);
+    expect(err.message).toContain('"[redacted]", not a probability');
+    expect(server.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
+  });
+
   const malformed: [string, unknown, RegExp][] = [
     ['a short answer', { scores: [[0.5, 0.5]] }, /1 step score came back for 2 steps/],
     ['a long answer', { scores: [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]] }, /3 step scores came back for 2 steps/],

@@ -55,7 +55,11 @@ const raw: ContinuationSpec = {
   id: 'raw',
   exact: true,
   request(input) {
-    const prompt = input.template.render(continuationMessages(input.problem, input.steps, input.partial, input.system));
+    let prompt = input.template.render(continuationMessages(input.problem, input.steps, input.partial, input.system));
+    // Servers tokenize a completion prompt with the tokenizer's special tokens added, BOS included;
+    // a second BOS from the template would put the model off its training distribution.
+    const bos = input.template.bos;
+    if (bos && prompt.startsWith(bos)) prompt = prompt.slice(bos.length);
     return { path: '/v1/completions', wire: 'completion', fields: { prompt }, promptChars: prompt.length };
   },
   endMarkers: (input) => input.template.stopTokens,

@@ -106,6 +106,12 @@ export function redact(text: string, key?: string): string {
   return key && key.length >= 4 ? text.split(key).join('[redacted]') : text;
 }
 
+/** The same for an error on its way out of a backend: whatever a server said, the key does not travel on. */
+export function redactError(err: unknown, key?: string): unknown {
+  if (key && err instanceof Error && err.message.includes(key)) err.message = redact(err.message, key);
+  return err;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 /** Aborts a request when the caller aborts or when no progress was made for `ms`. */

@@ -30,6 +30,7 @@ export class GenerationReader {
   private finishReason: string | null = null;
   private stopReason: string | number | null | undefined = undefined;
   private usage: WireUsage | null = null;
+  private chunks = 0;
 
   constructor(
     private readonly kind: WireKind,
@@ -55,12 +56,17 @@ export class GenerationReader {
 
   /** The generation; `complete` is false when the stream ended without "[DONE]". */
   result(complete: boolean): Generation {
+    if (!complete && this.chunks === 0) throw this.bad('the answer holds no server-sent events (is this an OpenAI-compatible endpoint?)');
     if (!complete && this.finishReason === null)
       throw this.bad('the stream ended without "[DONE]" or a finish_reason: it was cut mid-way');
+    // vLLM reports a request it dropped (shutdown, preemption) as finished: the text is not a step.
+    if (this.finishReason === 'abort' || this.finishReason === 'error')
+      throw this.bad(`the server gave up on the generation (finish_reason "${this.finishReason}"); try again`);
     return { text: this.text, finishReason: this.finishReason, stopReason: this.stopReason, usage: this.usage };
   }
 
   private chunk(json: unknown, field: 'delta' | 'message'): void {
+    this.chunks++;
     if (!isObject(json)) throw this.bad('an answer is not a JSON object');
     if (json.error !== undefined && json.error !== null || json.object === 'error')
       throw this.bad(`the server reported an error instead of an answer: ${messageOf(json) ?? 'no message'}`);

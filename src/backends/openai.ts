@@ -8,7 +8,7 @@ import type { ContinuationMode, Sampling, StepFinish, StepModel, StepRequest, St
 import { continuationSpec, type ContinuationInput, type TextFilter } from './continuation.ts';
 import { defuseControlTokens } from './control-tokens.ts';
 import { endpointUrl, serverBase } from './endpoint.ts';
-import { checkApiKey, httpOptions, postEventStream, type HttpOptions } from './http.ts';
+import { checkApiKey, httpOptions, postEventStream, redactError, type HttpOptions } from './http.ts';
 import { GenerationReader, type Generation } from './openai-wire.ts';
 
 export interface OpenAIStepModelOptions {
@@ -66,13 +66,18 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
 
       const text = new StepText(mode.endMarkers(input), mode.filter?.(input), r.onText);
       const reader = new GenerationReader(req.wire, url, (d) => text.add(d));
-      const outcome = await postEventStream(
-        { url, host: server.host, body, apiKey, purpose: 'step', signal: r.signal, beforeSend: r.beforeSend },
-        http,
-        (data) => reader.event(data),
-      );
-      if (outcome.kind === 'json') reader.whole(outcome.value);
-      const gen = reader.result(outcome.kind === 'json' || outcome.done);
+      let gen: Generation;
+      try {
+        const outcome = await postEventStream(
+          { url, host: server.host, body, apiKey, purpose: 'step', signal: r.signal, beforeSend: r.beforeSend },
+          http,
+          (data) => reader.event(data),
+        );
+        if (outcome.kind === 'json') reader.whole(outcome.value);
+        gen = reader.result(outcome.kind === 'json' || outcome.done);
+      } catch (err) {
+        throw redactError(err, apiKey);
+      }
       const view = text.finish();
       const finish = stepFinish(gen, view);
       const usage = gen.usage ?? estimateUsage(req.promptChars, gen.text);
@@ -159,7 +164,7 @@ class StepText {
  * Maps the server's finish to a step finish. "length" is the token cap. "stop" is ambiguous in the
  * OpenAI API: the "\n\n" stop string and the end-of-sequence token both report it. Where the server
  * says which (vLLM's stop_reason, SGLang's matched_stop: the matched string, or null / a token id at
- * end of sequence) that decides. Otherwise an empty generation is taken as end of sequence (a model
+ * end of sequence) that decides, as do TGI's "stop_sequence" / "eos_token". Otherwise an empty generation is taken as end of sequence (a model
  * that has finished stops at once) and anything else as a step: if the model had in fact ended, the
  * next call returns nothing and the solution ends there, one cheap call later, whereas mistaking a
  * step for the end would cut the solution short.
@@ -168,6 +173,8 @@ export function stepFinish(g: Generation, v: TextView): StepFinish {
   if (v.cut) return 'step';
   if (v.ended) return 'end';
   if (g.finishReason === 'length') return 'length';
+  // TGI names the two stops itself; the only stop sequence sent is the delimiter.
+  if (g.finishReason === 'stop_sequence') return 'step';
   if (g.finishReason !== 'stop' && g.finishReason !== null) return 'end';
   if (g.stopReason !== undefined) return g.stopReason === STEP_DELIMITER ? 'step' : 'end';
   return g.text.trim() === '' ? 'end' : 'step';

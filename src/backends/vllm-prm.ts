@@ -7,7 +7,7 @@ import { MATH_SYSTEM_PROMPT, type ChatMessage } from '../core/prompt.ts';
 import type { ScoreRequest, StepScorer, Where } from '../core/types.ts';
 import { defuseControlTokens } from './control-tokens.ts';
 import { endpointUrl, serverBase } from './endpoint.ts';
-import { checkApiKey, httpOptions, postJson, type HttpOptions } from './http.ts';
+import { checkApiKey, httpOptions, postJson, redactError, type HttpOptions } from './http.ts';
 
 export const QWEN_PRM_SEPARATOR = '<extra_0>';
 
@@ -39,8 +39,12 @@ export function vllmPrmScorer(o: VllmPrmOptions): StepScorer {
     async score(r: ScoreRequest): Promise<number[]> {
       if (r.steps.length === 0) return [];
       const body = JSON.stringify({ model: o.model, messages: prmMessages(r.problem, r.steps, separator, o.system) });
-      const json = await postJson({ url, host: server.host, body, apiKey, purpose: 'score', signal: r.signal, beforeSend: r.beforeSend }, http);
-      return stepScores(json, r.steps.length, url);
+      try {
+        const json = await postJson({ url, host: server.host, body, apiKey, purpose: 'score', signal: r.signal, beforeSend: r.beforeSend }, http);
+        return stepScores(json, r.steps.length, url);
+      } catch (err) {
+        throw redactError(err, apiKey);
+      }
     },
   };
 }

@@ -17,6 +17,8 @@ export interface ChatTemplate {
   render(messages: readonly ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
   /** Tokens that end an assistant turn. */
   readonly stopTokens: readonly string[];
+  /** The beginning-of-sequence token the rendering starts with, if any (tokenizers may add it themselves). */
+  readonly bos?: string;
 }
 
 export const qwen25: ChatTemplate = {
@@ -38,6 +40,7 @@ export const qwen25: ChatTemplate = {
 export const llama3: ChatTemplate = {
   id: 'llama3',
   stopTokens: ['<|eot_id|>', '<|end_of_text|>'],
+  bos: '<|begin_of_text|>',
   render(messages, opts = {}) {
     const last = messages[messages.length - 1];
     const open = last?.role === 'assistant';
