@@ -1,0 +1,109 @@
+// Validates the grader against human labels: ProcessBench solutions carry `final_answer_correct`, and
+// their problems overlap GSM8K, MATH-500 and OlympiadBench, which give the gold answers. Prints the
+// agreement per split, the confusion counts and every disagreement, so each can be judged a label
+// error or a grader error. Run: npm run bench:grader [-- --split math] [-- --quiet]
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { grade, type GradeOptions } from '../../src/core/grade/index.ts';
+import { SHARED_DATA } from '../helpers/paths.ts';
+
+interface Gold {
+  answer: string;
+  opts: GradeOptions;
+}
+
+interface ProcessBenchRecord {
+  id: string;
+  problem: string;
+  steps: string[];
+  final_answer_correct: boolean;
+}
+
+const { values } = parseArgs({
+  options: { split: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+});
+
+function readJsonl<T>(file: string): T[] {
+  return readFileSync(join(SHARED_DATA, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/** Problem texts are joined after collapsing whitespace and case. */
+function key(problem: string): string {
+  return problem.replace(/\s+/g, ' ').trim().toLowerCase();
+}
+
+function goldIndex(split: string): Map<string, Gold> {
+  const out = new Map<string, Gold>();
+  if (split === 'gsm8k') {
+    for (const r of readJsonl<{ question: string; answer: string }>('gsm8k_test.jsonl')) {
+      out.set(key(r.question), { answer: r.answer.split('####').at(-1)!.trim(), opts: {} });
+    }
+  } else if (split === 'math') {
+    for (const r of readJsonl<{ problem: string; answer: string }>('math500_test.jsonl')) {
+      out.set(key(r.problem), { answer: r.answer, opts: { problem: r.problem } });
+    }
+  } else {
+    type Olympiad = { question: string; final_answer: string[]; is_multiple_answer: boolean; error: string | null };
+    for (const r of readJsonl<Olympiad>('olympiadbench_oe_to_maths_en_comp_test.jsonl')) {
+      const opts: GradeOptions = { problem: r.question, allowReorder: r.is_multiple_answer };
+      if (r.error) opts.tolerance = Number(r.error);
+      out.set(key(r.question), { answer: r.final_answer.join(', '), opts });
+    }
+  }
+  return out;
+}
+
+const splits = values.split ? [values.split] : ['gsm8k', 'math', 'olympiadbench'];
+let allAgree = 0;
+let allN = 0;
+for (const split of splits) {
+  const golds = goldIndex(split);
+  const records = readJsonl<ProcessBenchRecord>(`processbench_${split}.jsonl`);
+  const counts = { tp: 0, fn: 0, fp: 0, tn: 0, noAnswer: 0, noGold: 0 };
+  const disagreements: string[] = [];
+  let slowest = 0;
+  const t0 = performance.now();
+  for (const r of records) {
+    const gold = golds.get(key(r.problem));
+    if (!gold) {
+      counts.noGold++;
+      continue;
+    }
+    const t = performance.now();
+    const g = grade(r.steps.join('\n\n'), gold.answer, gold.opts);
+    slowest = Math.max(slowest, performance.now() - t);
+    if (g.extracted === null) counts.noAnswer++;
+    const label = r.final_answer_correct;
+    if (label && g.correct) counts.tp++;
+    else if (label) counts.fn++;
+    else if (g.correct) counts.fp++;
+    else counts.tn++;
+    if (label !== g.correct) {
+      disagreements.push(
+        `  ${r.id.padEnd(18)} label=${label ? 'right' : 'wrong'} grader=${g.correct ? 'right' : 'wrong'} ` +
+          `how=${g.how ?? '-'} extracted=${JSON.stringify(g.extracted)} gold=${JSON.stringify(gold.answer)}`,
+      );
+    }
+  }
+  const n = counts.tp + counts.fn + counts.fp + counts.tn;
+  const agree = counts.tp + counts.tn;
+  allAgree += agree;
+  allN += n;
+  const ms = performance.now() - t0;
+  console.log(
+    `${split}: ${n} records with a gold answer (${counts.noGold} without), agreement ${((100 * agree) / n).toFixed(1)}% ` +
+      `(${agree}/${n})`,
+  );
+  console.log(
+    `  label right & grader right ${counts.tp}, label right & grader wrong ${counts.fn}, ` +
+      `label wrong & grader right ${counts.fp}, label wrong & grader wrong ${counts.tn}; no answer found ${counts.noAnswer}`,
+  );
+  console.log(`  ${(ms / n).toFixed(1)} ms per record on average, slowest ${slowest.toFixed(0)} ms`);
+  if (!values.quiet) for (const d of disagreements) console.log(d);
+}
+if (splits.length > 1) console.log(`all: agreement ${((100 * allAgree) / allN).toFixed(1)}% (${allAgree}/${allN})`);
