@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openAIStepModel } from '../src/backends/openai.ts';
 import { vllmPrmScorer } from '../src/backends/vllm-prm.ts';
 import { parsePolicySpec } from '../src/core/policies/index.ts';
-import { solveToTrace, type SolveEvent, type SolveOptions } from '../src/core/solve.ts';
+import { solve, solveToTrace, type SolveEvent, type SolveOptions } from '../src/core/solve.ts';
 import type { ContinuationMode } from '../src/core/types.ts';
 import { continuedSteps, prmSteps, startOpenAIServer, type ReceivedRequest, type TestServer } from './helpers/openai-server.ts';
 
@@ -217,6 +217,19 @@ describe('solve over HTTP', () => {
     expect(strong.requests).toHaveLength(1);
     expect(strong.requests[0]!.headers.authorization).toBe(`Bearer ${wrong}`);
     expect(JSON.stringify(trace)).not.toContain(wrong);
+  });
+
+  it('stops calling models when the consumer stops listening to the event stream', async () => {
+    strong.respond = () => ({ text: Array.from({ length: 100 }, (_, i) => `t${i} `), chunkDelayMs: 30 });
+    for await (const e of solve(PROBLEM, { ...models(), policy: parsePolicySpec('thr:0.5') })) {
+      if (e.type === 'text' && e.source === 'strong') break;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    expect(strong.requests).toHaveLength(1);
+    expect(strong.requests[0]!.clientClosed).toBe(true);
+    const before = weak.requests.length + prm.requests.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(weak.requests.length + prm.requests.length).toBe(before);
   });
 
   it('aborts mid-step while the strong model is streaming', async () => {

@@ -104,8 +104,15 @@ export function solve(problem: string, opts: SolveOptions): AsyncIterable<SolveE
         queue.push(e);
         wake?.();
       };
-      runSolve(problem, opts, push).finally(() => {
+      // A consumer that stops listening (`break` out of for-await) stops the run: it would otherwise
+      // keep calling paid models in the background.
+      const stop = new AbortController();
+      const onOuterAbort = () => stop.abort();
+      if (opts.signal?.aborted) stop.abort();
+      else opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      runSolve(problem, { ...opts, signal: stop.signal }, push).finally(() => {
         finished = true;
+        opts.signal?.removeEventListener('abort', onOuterAbort);
         wake?.();
       });
       return {
@@ -117,6 +124,11 @@ export function solve(problem: string, opts: SolveOptions): AsyncIterable<SolveE
             await new Promise<void>((r) => (wake = r));
             wake = null;
           }
+        },
+        async return(): Promise<IteratorResult<SolveEvent>> {
+          stop.abort();
+          queue.length = 0;
+          return { value: undefined, done: true };
         },
       };
     },
