@@ -284,6 +284,20 @@ describe('instruct mode echoes', () => {
     expect(deltas.join('')).toBe('So x = 2.');
   });
 
+  it('strips the whole solution so far, or its last step, echoed before the new step', async () => {
+    const steps = ['First step.', 'Second step.'];
+    vllm.enqueue(
+      { text: 'First step.\n\nSecond step.\n\nSo x = 2.\n\nAnd more.', ignoreStop: true },
+      { text: '  Second step.\n\nSo x = 2.', ignoreStop: true, end: 'eos' },
+    );
+    for (let i = 0; i < 2; i++) {
+      const deltas: string[] = [];
+      const r = await model({ mode: 'instruct' }).next(request({ steps, onText: (d) => deltas.push(d) }));
+      expect(r.text).toBe('So x = 2.');
+      expect(deltas.join('')).toBe('So x = 2.');
+    }
+  });
+
   it('turns a pure echo into an empty (degenerate) step', async () => {
     vllm.enqueue({ text: '\nSecond step.' });
     const deltas: string[] = [];

@@ -26,7 +26,10 @@ export interface ContinuationRequest {
   promptChars: number;
 }
 
-/** Turns the generated text into the step: `pending` while it could still turn out to be an echo. */
+/**
+ * Rewrites the generated text before it is cut at the delimiter; `pending` while it cannot tell yet
+ * (more text may change the answer), `final` once the generation is over.
+ */
 export type TextFilter = (text: string, final: boolean) => { text: string; pending: boolean };
 
 export interface ContinuationSpec {
@@ -117,24 +120,28 @@ const instruct: ContinuationSpec = {
 };
 
 /**
- * A chat model asked for "the next step" often repeats an earlier step first. The output is cut at the
- * first blank line, so an echo is a whole accepted step, or one at the start of the paragraph followed
- * by the new text: both are removed. While the text could still become an echo it is held back, so
- * streamed text never has to be taken back.
+ * A chat model asked for "the next step" often repeats the solution so far, or its last step, first.
+ * The filter sees the output before it is cut at the delimiter: a leading echo of the accepted steps (all
+ * of them, the last few, or one) is removed with the blank line after it, and an answer that is only an
+ * echo becomes empty. While the output could still turn into an echo it is held back, so streamed text
+ * never has to be taken back.
  */
 export function echoFilter(steps: readonly string[]): TextFilter {
-  const candidates = [...new Set(steps.map((s) => s.trim()).filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+  const trimmed = steps.map((s) => s.trim()).filter((s) => s.length > 0);
+  const tails = trimmed.map((_, i) => joinSteps(trimmed.slice(i)));
+  const candidates = [...new Set([...tails, ...trimmed])].sort((a, b) => b.length - a.length);
   return (generated, final) => {
     const text = generated.trimStart();
-    const echoing = candidates.filter((c) => c.startsWith(text.trimEnd()) && text.trim() !== '');
-    if (echoing.length) {
+    if (text.trim() === '') return { text: '', pending: !final };
+    const head = text.trimEnd();
+    if (candidates.some((c) => c.startsWith(head))) {
       if (!final) return { text: '', pending: true };
-      return { text: echoing.some((c) => c === text.trim()) ? '' : text, pending: false };
+      return { text: candidates.includes(head) ? '' : text, pending: false };
     }
     for (const c of candidates) {
       if (text.startsWith(c) && /^\s/.test(text.slice(c.length))) {
         const rest = text.slice(c.length).trimStart();
-        // "…\n" alone after the echo: wait for the new step's first word.
+        // Only whitespace after the echo so far: wait for the new step's first word.
         return { text: rest, pending: !final && rest === '' };
       }
     }

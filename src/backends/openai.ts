@@ -132,23 +132,28 @@ class StepText {
     return v;
   }
 
-  private view(final: boolean): TextView & { pending: boolean } {
-    let end = this.raw.indexOf(STEP_DELIMITER);
+  private view(final: boolean): TextView {
+    let raw = this.raw;
+    if (this.filter) {
+      const f = this.filter(raw, final);
+      if (f.pending) return { text: this.shown, cut: false, ended: false };
+      raw = f.text;
+    }
+    let end = raw.indexOf(STEP_DELIMITER);
     let cut = end >= 0;
     let ended = false;
     for (const m of this.endMarkers) {
-      const i = this.raw.indexOf(m);
+      const i = raw.indexOf(m);
       if (i >= 0 && (end < 0 || i < end)) {
         end = i;
         ended = true;
         cut = false;
       }
     }
-    let text = end >= 0 ? this.raw.slice(0, end) : this.raw;
+    let text = end >= 0 ? raw.slice(0, end) : raw;
     // A delimiter may be arriving split across chunks: hold back a trailing "\n" until it is settled.
     if (!final && end < 0 && text.endsWith('\n')) text = text.slice(0, -1);
-    const f = this.filter?.(text, final || end >= 0) ?? { text, pending: false };
-    return { text: f.pending ? this.shown : f.text, cut, ended, pending: f.pending };
+    return { text, cut, ended };
   }
 
   private show(text: string): void {
