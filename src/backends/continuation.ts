@@ -14,6 +14,7 @@ export interface ContinuationInput {
   /** Degenerate text already generated for this step, plus its delimiter. */
   partial: string;
   system?: string;
+  /** Rendered here in raw mode; servers render their own in the chat modes. */
   template: ChatTemplate;
 }
 
@@ -37,8 +38,6 @@ export interface ContinuationSpec {
   /** False when the model only approximates continuing the prefix. */
   readonly exact: boolean;
   request(input: ContinuationInput): ContinuationRequest;
-  /** Strings in the output that mean the model ended its turn (a server that returns special tokens as text). */
-  endMarkers(input: ContinuationInput): readonly string[];
   filter?(input: ContinuationInput): TextFilter;
 }
 
@@ -65,7 +64,6 @@ const raw: ContinuationSpec = {
     if (bos && prompt.startsWith(bos)) prompt = prompt.slice(bos.length);
     return { path: '/v1/completions', wire: 'completion', fields: { prompt }, promptChars: prompt.length };
   },
-  endMarkers: (input) => input.template.stopTokens,
 };
 
 const continueFinal: ContinuationSpec = {
@@ -83,7 +81,6 @@ const continueFinal: ContinuationSpec = {
       promptChars: chars(messages),
     };
   },
-  endMarkers: (input) => input.template.stopTokens,
 };
 
 const prefix: ContinuationSpec = {
@@ -97,7 +94,6 @@ const prefix: ContinuationSpec = {
     if (last?.role === 'assistant') messages[messages.length - 1] = { ...last, prefix: true };
     return { path: '/v1/chat/completions', wire: 'chat', fields: { messages }, promptChars: chars(messages) };
   },
-  endMarkers: (input) => input.template.stopTokens,
 };
 
 export const INSTRUCT_NEXT_STEP =
@@ -115,7 +111,6 @@ const instruct: ContinuationSpec = {
     const messages = problemMessages(user, input.system);
     return { path: '/v1/chat/completions', wire: 'chat', fields: { messages }, promptChars: chars(messages) };
   },
-  endMarkers: (input) => input.template.stopTokens,
   filter: (input) => echoFilter(input.steps),
 };
 

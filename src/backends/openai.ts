@@ -64,7 +64,8 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
         ...samplingFields(r.sampling, o.sendTopK ?? false),
       });
 
-      const text = new StepText(mode.endMarkers(input), mode.filter?.(input), r.onText);
+      // An end-of-turn token in the text means the server returns special tokens: the turn is over.
+      const text = new StepText(template.stopTokens, mode.filter?.(input), r.onText);
       const reader = new GenerationReader(req.wire, url, (d) => text.add(d));
       let gen: Generation;
       try {
