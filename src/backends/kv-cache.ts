@@ -112,6 +112,8 @@ export class KvCache {
 
   /** Feeds `ids` after the cached tokens, in chunks; the cache then holds them too. */
   async extend(ids: readonly number[], o: FeedOptions = {}): Promise<void> {
+    const total = this.ids.length + ids.length;
+    if (total > this.o.maxPositions) throw new ContextLengthError(total, this.o.maxPositions);
     for (let at = 0; at < ids.length; at += this.chunk) {
       if (o.signal?.aborted) throw new AbortedError();
       const part = ids.slice(at, at + this.chunk);

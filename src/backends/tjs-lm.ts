@@ -112,7 +112,9 @@ export function tjsStepModel(loaded: TjsLoaded, o: Omit<TjsStepModelOptions, key
     cache.mark();
     const cfg: SamplingConfig = resolveSampling(r.sampling, defaults);
     const rng = samplingRng(r.sampling?.seed);
-    const steps = new StepDecoder({ decode, stopIds, maxTokens: Math.max(1, r.maxTokens), ...(r.onText ? { onText: r.onText } : {}) });
+    // The last sampled token is never run, so a full context still leaves room for one more.
+    const maxTokens = Math.max(1, Math.min(r.maxTokens, loaded.maxPositions - ids.length + 1));
+    const steps = new StepDecoder({ decode, stopIds, maxTokens, ...(r.onText ? { onText: r.onText } : {}) });
     const logprobs: number[] = [];
     for (;;) {
       const id = sampleToken(logits, cfg, rng);
