@@ -52,6 +52,8 @@ Models (each role: a server base URL; the client appends /v1/... and /pooling):
     instruct  plain chat asked for the next step only: approximate, for APIs without prefill
   VAR names an environment variable that holds the API key; the key is sent only as the
   Authorization header to that role's URL and never printed.
+  A weak server on this machine (localhost, 127.x, [::1]) counts as on the device: its requests are
+  not counted as sent off the device (sentChars); strong and PRM requests always are.
 
 Routing:
   --policy ${policyNames().join('|')}
