@@ -57,16 +57,3 @@ export function floatToBf16(v: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
-
-export function toHalfArray(src: Float32Array): Uint16Array {
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]!);
-  return out;
-}
-
-/** Values as float32 would see them after a trip through half precision. */
-export function roundThroughHalf(src: Float32Array): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = halfToFloat(floatToHalf(src[i]!));
-  return out;
-}

@@ -2,13 +2,14 @@
 // reference forward pass reads weights through the same rules, so a q4 model is checked against exactly
 // the numbers its graph multiplies by.
 //
-// q4: every Linear of the decoder layers and the lm head become 4-bit MatMulNBits (block 32). The
-// embedding table is stored as float16 (it is a lookup, not a matmul; half the bytes of float32). Norms,
-// biases and the small PRM heads (value, two-class) stay float32: they are a tiny share of the bytes and
-// the score is read straight from them.
+// q4: every Linear of the decoder layers and the lm head become 4-bit MatMulNBits (block 32), as
+// onnxruntime's MatMulNBitsQuantizer does. The embedding table stays float32: a float16 table needs
+// shader-f16 on WebGPU (without it, e.g. on SwiftShader, the Gather silently returns garbage), and a
+// 4-bit GatherBlockQuantized needs int4 tensor types that not every runtime loads. Norms, biases and the
+// small PRM heads (value, two-class) stay float32 too: a tiny share of the bytes, and the score is read
+// straight from them.
 
 import { dequantizeQ4, quantizeQ4 } from './quantize-q4.ts';
-import { roundThroughHalf } from './half.ts';
 import type { Qwen2Spec } from './spec.ts';
 import { expectedTensors, lmHeadName, type Tensor32, type WeightSource } from './weights.ts';
 
@@ -27,10 +28,6 @@ export function isQuantizedLinear(name: string, precision: Precision): boolean {
   return precision === 'q4' && (LAYER_LINEAR.test(name) || name === 'lm_head.weight');
 }
 
-export function embeddingIsHalf(precision: Precision): boolean {
-  return precision === 'q4';
-}
-
 /** A Linear weight [N, K] as the graph multiplies by it: dequantized 4-bit blocks at q4. */
 export function roundTripQ4(t: Tensor32): Float32Array {
   const [n, k] = t.shape as [number, number];
@@ -39,15 +36,13 @@ export function roundTripQ4(t: Tensor32): Float32Array {
 
 /**
  * The weights a built graph actually computes with, keyed by HF name, plus `lm_head.weight` even when
- * tied (at q4 a tied head is quantized while the embedding lookup is half precision).
+ * tied (at q4 a tied head is quantized while the embedding lookup is not).
  */
 export async function effectiveWeights(spec: Qwen2Spec, source: WeightSource, precision: Precision): Promise<Map<string, Tensor32>> {
   const out = new Map<string, Tensor32>();
   for (const name of expectedTensors(spec).keys()) {
     const t = await source.read(name);
-    if (name === 'model.embed_tokens.weight' && embeddingIsHalf(precision)) {
-      out.set(name, { shape: t.shape, data: roundThroughHalf(t.data) });
-    } else if (isQuantizedLinear(name, precision)) {
+    if (isQuantizedLinear(name, precision)) {
       out.set(name, { shape: t.shape, data: roundTripQ4(t) });
     } else {
       out.set(name, t);

@@ -11,9 +11,8 @@
 // with attention_mask, SwiGLU MLP, tied or untied lm head.
 
 import { bytesOf, GraphBuilder } from './onnx-graph.ts';
-import { embeddingIsHalf, isQuantizedLinear, type Precision } from './precision.ts';
+import { isQuantizedLinear, type Precision } from './precision.ts';
 import { quantizeQ4, Q4_BLOCK_SIZE, type Q4Weight } from './quantize-q4.ts';
-import { toHalfArray } from './half.ts';
 import { outputWidth, type Qwen2Spec } from './spec.ts';
 import { expectedTensors, lmHeadName, type Tensor32, type WeightSource } from './weights.ts';
 import { CheckpointError } from './errors.ts';
@@ -106,36 +105,30 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
   };
 
   const rmsNorm = (x: string, weightName: string): string => {
-    const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: { ints: [-1] }, keepdims: { int: 1 } });
+    const variance = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: { ints: [2] }, keepdims: { int: 1 } });
     const denom = g.op('Sqrt', [g.op('Add', [variance, g.float([spec.rmsNormEps], [])])]);
     return g.op('Mul', [g.op('Div', [x, denom]), vector(weightName)]);
   };
 
   // Embedding lookup.
   const embedName = 'model.embed_tokens.weight';
-  const half = embeddingIsHalf(precision);
-  const embed = g.initializer(embedName, half ? 'float16' : 'float32', [spec.vocabSize, H], async () => {
-    const t = await w.read(embedName);
-    return half ? bytesOf(toHalfArray(t.data)) : bytesOf(t.data);
-  });
+  const embed = g.initializer(embedName, 'float32', [spec.vocabSize, H], async () => bytesOf((await w.read(embedName)).data));
   let x = g.op('Gather', [embed, inputIds], { axis: { int: 0 } });
-  if (half) x = g.op('Cast', [x], { to: { int: ONNX_FLOAT } });
 
   // Rotary tables from position_ids: emb = [pos·invFreq, pos·invFreq], as HF computes them in float32.
   const invFreq = Array.from({ length: D / 2 }, (_, i) => 1 / spec.ropeTheta ** ((2 * i) / D));
   const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: { int: ONNX_FLOAT } }), g.int64([2])]);
   const freqs = g.op('Mul', [pos, g.float(invFreq)]);
-  const emb = g.op('Concat', [freqs, freqs], { axis: { int: -1 } });
+  const emb = g.op('Concat', [freqs, freqs], { axis: { int: 2 } });
   const cos = g.op('Cos', [emb]);
   const sin = g.op('Sin', [emb]);
+  // [B,1,S,D]: broadcast over heads. Positive axes throughout: WebGPU kernels are picky about negative ones.
   const cos4 = g.op('Unsqueeze', [cos, g.int64([1])]);
   const sin4 = g.op('Unsqueeze', [sin, g.int64([1])]);
-  const cos5 = g.op('Unsqueeze', [cos, g.int64([1, 2])]);
-  const sin5 = g.op('Unsqueeze', [sin, g.int64([1, 2])]);
-  const rope = (t: string, c: string, s: string): string => {
-    const [a, b] = g.node('Split', [t], { axis: { int: -1 } }, { n: 2 }) as [string, string];
-    const rotated = g.op('Concat', [g.op('Neg', [b]), a], { axis: { int: -1 } });
-    return g.op('Add', [g.op('Mul', [t, c]), g.op('Mul', [rotated, s])]);
+  const rope = (t: string): string => {
+    const [a, b] = g.node('Split', [t], { axis: { int: 3 } }, { n: 2 }) as [string, string];
+    const rotated = g.op('Concat', [g.op('Neg', [b]), a], { axis: { int: 3 } });
+    return g.op('Add', [g.op('Mul', [t, cos4]), g.op('Mul', [rotated, sin4])]);
   };
 
   // Mask [B,1,1,S,T]: key j is visible to query i iff j <= past + i and attention_mask[b, j] is set.
@@ -157,18 +150,18 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
     const q = linear(h, `${p}.self_attn.q_proj.weight`, `${p}.self_attn.q_proj.bias`);
     const k = linear(h, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.k_proj.bias`);
     const v = linear(h, `${p}.self_attn.v_proj.weight`, `${p}.self_attn.v_proj.bias`);
+    const heads = (t: string, n: number): string =>
+      g.op('Transpose', [g.op('Reshape', [t, g.int64([0, 0, n, D])])], { perm: { ints: [0, 2, 1, 3] } });
     // Query heads grouped by the KV head they share: head h reads KV head floor(h / groups), as repeat_kv.
-    const q5 = g.op('Transpose', [g.op('Reshape', [q, g.int64([0, 0, KV, groups, D])])], { perm: { ints: [0, 2, 3, 1, 4] } });
-    const k4 = g.op('Transpose', [g.op('Reshape', [k, g.int64([0, 0, KV, D])])], { perm: { ints: [0, 2, 1, 3] } });
-    const v4 = g.op('Transpose', [g.op('Reshape', [v, g.int64([0, 0, KV, D])])], { perm: { ints: [0, 2, 1, 3] } });
-    const qRot = rope(q5, cos5, sin5);
-    const kRot = rope(k4, cos4, sin4);
+    const qRot = g.op('Reshape', [rope(heads(q, spec.numHeads)), g.int64([0, KV, groups, -1, D])]);
+    const kRot = rope(heads(k, KV));
+    const v4 = heads(v, KV);
     const presentK = g.op('Concat', [past[i]!.key, kRot], { axis: { int: 2 } }, { out: `present.${i}.key` });
     const presentV = g.op('Concat', [past[i]!.value, v4], { axis: { int: 2 } }, { out: `present.${i}.value` });
     const k5t = g.op('Transpose', [g.op('Unsqueeze', [presentK, g.int64([2])])], { perm: { ints: [0, 1, 2, 4, 3] } });
     const v5 = g.op('Unsqueeze', [presentV, g.int64([2])]);
     const scores = g.op('Mul', [g.op('MatMul', [qRot, k5t]), scale]);
-    const probs = g.op('Softmax', [g.op('Where', [visible, scores, maskMin])], { axis: { int: -1 } });
+    const probs = g.op('Softmax', [g.op('Where', [visible, scores, maskMin])], { axis: { int: 4 } });
     const ctx = g.op('Transpose', [g.op('MatMul', [probs, v5])], { perm: { ints: [0, 3, 1, 2, 4] } });
     const merged = g.op('Reshape', [ctx, g.int64([0, 0, spec.numHeads * D])]);
     x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj.weight`)]);

@@ -44,8 +44,7 @@ function keyOf(o: RandomModelOptions): string {
 }
 
 /** Builds (or reuses) a random-weight model; defaults: lm head, 2 layers, hidden 64, 4/2 heads, fp32. */
-export async function tinyModel(o: RandomModelOptions = {}): Promise<Fixture> {
-  const { overwrite: _ignored, ...opts } = o;
+export async function tinyModel(opts: Omit<RandomModelOptions, 'overwrite'> = {}): Promise<Fixture> {
   const name = `${opts.head ?? 'lm'}-${keyOf(opts)}`;
   const dir = join(FIXTURE_CACHE, name);
   const spec = randomModelSpec(opts);
