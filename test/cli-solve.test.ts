@@ -158,6 +158,16 @@ describe('trim solve', () => {
     expect(k.stderr).toBe(`trim solve: ${strong.url}/v1/chat/completions answered HTTP 401: Incorrect API key provided. Check the API key.\n`);
   });
 
+  it('runs as `npx trim` from the checkout (npm resolves the project\'s own bin)', async () => {
+    const r = await new Promise<Run>((done) =>
+      execFile('npx', ['--no-install', 'trim', 'solve', '--help'], { cwd: resolve(REPO_ROOT, 'src'), timeout: 60_000 }, (err, stdout, stderr) =>
+        done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: trim solve/);
+  });
+
   it('--help lists the flags', async () => {
     const r = await trim(['solve', '--help']);
     expect(r.code).toBe(0);

@@ -35,8 +35,6 @@ export type TextFilter = (text: string, final: boolean) => { text: string; pendi
 
 export interface ContinuationSpec {
   readonly id: ContinuationMode;
-  /** False when the model only approximates continuing the prefix. */
-  readonly exact: boolean;
   request(input: ContinuationInput): ContinuationRequest;
   filter?(input: ContinuationInput): TextFilter;
 }
@@ -55,7 +53,6 @@ function hasPrefix(input: ContinuationInput): boolean {
 
 const raw: ContinuationSpec = {
   id: 'raw',
-  exact: true,
   request(input) {
     let prompt = input.template.render(continuationMessages(input.problem, input.steps, input.partial, input.system));
     // Servers tokenize a completion prompt with the tokenizer's special tokens added, BOS included;
@@ -68,7 +65,6 @@ const raw: ContinuationSpec = {
 
 const continueFinal: ContinuationSpec = {
   id: 'continue',
-  exact: true,
   request(input) {
     const messages = hasPrefix(input)
       ? continuationMessages(input.problem, input.steps, input.partial, input.system)
@@ -85,7 +81,6 @@ const continueFinal: ContinuationSpec = {
 
 const prefix: ContinuationSpec = {
   id: 'prefix',
-  exact: true,
   request(input) {
     const messages: (ChatMessage & { prefix?: true })[] = hasPrefix(input)
       ? continuationMessages(input.problem, input.steps, input.partial, input.system)
@@ -101,9 +96,9 @@ export const INSTRUCT_NEXT_STEP =
 export const INSTRUCT_FIRST_STEP =
   'Write only the first step of the solution: one short paragraph with no blank lines. If it reaches the final answer, put the answer within \\boxed{}.';
 
+// The partial (a degenerate draft) is left out: a chat turn cannot continue it, and it holds nothing.
 const instruct: ContinuationSpec = {
   id: 'instruct',
-  exact: false,
   request(input) {
     const user = input.steps.length
       ? `${input.problem}\n\nThe solution so far:\n\n${joinSteps(input.steps)}\n\n${INSTRUCT_NEXT_STEP}`
