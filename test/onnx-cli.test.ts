@@ -70,6 +70,13 @@ describe('trim build-model', () => {
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
 
+  it('refuses sizes whose tensors cannot be built in memory', async () => {
+    await expect(buildModel.run(['--out', join(work, 'huge'), '--layers', '1000000', '--hidden', '100000', '--heads', '10'])).rejects.toThrow(
+      /would hold 10000000000 values/,
+    );
+    expect(existsSync(join(work, 'huge'))).toBe(false);
+  });
+
   it('explains model sizes that cannot work (exit code 1)', () => {
     const r = trim('build-model', '--out', join(work, 'bad'), '--hidden', '64', '--heads', '4', '--kv-heads', '3');
     expect(r.code).toBe(1);

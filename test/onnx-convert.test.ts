@@ -140,6 +140,13 @@ describe('conversion failures say what to do and lose nothing', () => {
     );
   });
 
+  it('refuses a config that claims more layers than the checkpoint holds, without trying to build them', async () => {
+    const dir = await ckpt('many-layers', { dtype: 'F32', config: { num_hidden_layers: 10_000_000 } });
+    await expect(convertCheckpoint({ checkpoint: dir, outDir: join(work, 'ml-out'), head: 'value', precisions: ['fp32'] })).rejects.toThrow(
+      /says 10000000 layers .* only \d+ tensors/,
+    );
+  });
+
   it('refuses other architectures and rope scaling it does not implement', async () => {
     const llama = await ckpt('llama', { dtype: 'F32', config: { model_type: 'llama' } });
     await expect(convertCheckpoint({ checkpoint: llama, outDir: join(work, 'l-out'), head: 'value', precisions: ['fp32'] })).rejects.toThrow(/only qwen2/);

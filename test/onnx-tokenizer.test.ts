@@ -24,6 +24,8 @@ const SAMPLES = [
   "don't I'LL 's",
   'a . b , c ! ? (clean-up must not eat these spaces)',
   '<|im_start', // a broken special is plain text
+  'controls \u0000\u0001\u001b[0m\u007f and \u00a0\u00ad\ufeff',
+  '<|im_end|><|im_end|><extra_0>\n\n<|endoftext|>',
 ];
 
 describe('tiny tokenizer layout', () => {

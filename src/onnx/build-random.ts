@@ -6,6 +6,7 @@ import { randomWeights } from './random-weights.ts';
 import { tinySpec, type Qwen2Spec, type SpecOptions } from './spec.ts';
 import { BASE_VOCAB_SIZE, ENDOFTEXT_ID, IM_END_ID, tinyTokenizer } from './tokenizer.ts';
 import { writeModelFolder, type ExternalDataMode, type WrittenModel } from './write-model.ts';
+import { expectedTensors, numel } from './weights.ts';
 
 export interface RandomModelOptions extends SpecOptions {
   seed?: number;
@@ -29,8 +30,18 @@ export function randomModelSpec(o: RandomModelOptions): Qwen2Spec {
         `that decode to nothing. Learn merges to fill the vocabulary (--merges-corpus FILE) or leave --vocab out.`,
     );
   }
-  return tinySpec({ ...o, vocab, bosTokenId: ENDOFTEXT_ID, eosTokenId: IM_END_ID, padTokenId: ENDOFTEXT_ID });
+  const spec = tinySpec({ ...o, vocab, bosTokenId: ENDOFTEXT_ID, eosTokenId: IM_END_ID, padTokenId: ENDOFTEXT_ID });
+  // Layers repeat the same shapes: checking one of them is enough.
+  for (const [name, shape] of expectedTensors({ ...spec, numLayers: 1 })) {
+    if (numel(shape) > MAX_TENSOR_VALUES) {
+      throw new ModelSpecError(`${name} would hold ${numel(shape)} values [${shape}]; random models are built in memory, keep each tensor under ${MAX_TENSOR_VALUES}.`);
+    }
+  }
+  return spec;
 }
+
+/** 2^28 float32 values = 1 GiB per tensor: far beyond any test or demo model, far below a crash. */
+const MAX_TENSOR_VALUES = 2 ** 28;
 
 export async function buildRandomModel(outDir: string, o: RandomModelOptions = {}): Promise<WrittenModel & { spec: Qwen2Spec }> {
   const spec = randomModelSpec(o);

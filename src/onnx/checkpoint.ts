@@ -9,7 +9,7 @@ import { CheckpointError } from './errors.ts';
 import { decodeTensor, headerLength, parseHeader, type SafetensorsEntry } from './safetensors.ts';
 import { validateSpec, type HeadKind, type Qwen2Spec } from './spec.ts';
 import { ModelSpecError } from './errors.ts';
-import { expectedTensors, headTensors, type Tensor32, type WeightSource } from './weights.ts';
+import { expectedTensors, headTensors, layerTensorNames, type Tensor32, type WeightSource } from './weights.ts';
 
 interface Located extends SafetensorsEntry {
   file: string;
@@ -184,6 +184,14 @@ const HEAD_HINTS: [HeadKind, string][] = [
 
 /** Checks every tensor the spec needs exists with the right shape, before anything is written. */
 export function checkTensors(spec: Qwen2Spec, tensors: ReadonlyMap<string, SafetensorsEntry>): void {
+  // Guard before listing names: a hostile config could claim millions of layers.
+  const layerTensors = layerTensorNames(0).length;
+  if (spec.numLayers * layerTensors > tensors.size) {
+    throw new CheckpointError(
+      `config.json says ${spec.numLayers} layers (${spec.numLayers * layerTensors} layer tensors) but the checkpoint holds ` +
+        `only ${tensors.size} tensors. Is the download complete, and is config.json the checkpoint's own?`,
+    );
+  }
   const missing: string[] = [];
   for (const [name, shape] of expectedTensors(spec)) {
     const e = tensors.get(name);
