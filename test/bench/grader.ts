@@ -1,12 +1,14 @@
 // Validates the grader against human labels: ProcessBench solutions carry `final_answer_correct`, and
 // their problems overlap GSM8K, MATH-500 and OlympiadBench, which give the gold answers. Prints the
 // agreement per split, the confusion counts and every disagreement, so each can be judged a label
-// error or a grader error. Run: npm run bench:grader [-- --split math] [-- --quiet]
+// error or a grader error. Then times the grader on pathological model outputs (each must stay well
+// under a second). Run: npm run bench:grader [-- --split math] [-- --quiet]
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { grade, type GradeOptions } from '../../src/core/grade/index.ts';
+import { HOSTILE_CASES } from '../helpers/hostile-answers.ts';
 import { SHARED_DATA } from '../helpers/paths.ts';
 
 interface Gold {
@@ -107,3 +109,13 @@ for (const split of splits) {
   if (!values.quiet) for (const d of disagreements) console.log(d);
 }
 if (splits.length > 1) console.log(`all: agreement ${((100 * allAgree) / allN).toFixed(1)}% (${allAgree}/${allN})`);
+
+// Hostile inputs: the time each takes, slowest first, and whether the verdict is the expected one.
+const timings = HOSTILE_CASES.map((c) => {
+  const t = performance.now();
+  const g = grade(c.pred, c.gold);
+  return { name: c.name, ms: performance.now() - t, ok: g.correct === c.correct };
+}).sort((a, b) => b.ms - a.ms);
+console.log(`hostile inputs: ${timings.length} cases, slowest ${timings[0]!.ms.toFixed(0)} ms (${timings[0]!.name}), ` +
+  `total ${timings.reduce((s, t) => s + t.ms, 0).toFixed(0)} ms, wrong verdicts ${timings.filter((t) => !t.ok).length}`);
+if (!values.quiet) for (const t of timings.slice(0, 5)) console.log(`  ${t.ms.toFixed(1).padStart(7)} ms  ${t.name}`);

@@ -7,7 +7,10 @@ import { choiceOptions } from './choices.ts';
 import { exactEqual, isInteger, parseNumber, scale, toFloat, type ExactNumber } from './number.ts';
 import { compactTex, normalizeAnswer, type Scalar } from './normalize.ts';
 import { parseAnswer, type Answer } from './structure.ts';
-import { close, constantValue, equationsEquivalent, expressionsEqual } from './symbolic.ts';
+import { close, constantValue, equationsEquivalent, expressionsEqual, type Complex } from './symbolic.ts';
+
+/** Values the engine computes agree to this relative precision when they are the same number. */
+const REL_TOL = 1e-9;
 
 export interface EquivalenceOptions {
   /**
@@ -29,6 +32,8 @@ interface Context {
   options: Map<string, string> | null;
   problem: string | undefined;
   deadline: number;
+  /** Values of constant expressions already evaluated in this comparison. */
+  values: Map<string, Complex | null>;
 }
 
 const ORDER_REQUESTED =
@@ -47,6 +52,7 @@ export function isEquivalent(pred: string, gold: string, opts: EquivalenceOption
     options: null,
     problem,
     deadline: Date.now() + (opts.timeLimitMs ?? 2000),
+    values: new Map(),
   };
   return same(parseAnswer(p), parseAnswer(g), ctx);
 }
@@ -91,7 +97,10 @@ const BY_GOLD_KIND: { [K in Answer['kind']]: Comparator<K> } = {
     return false;
   },
   list: (p, g, ctx) => {
-    const items = p.kind === 'list' || p.kind === 'set' ? p.items : p.kind === 'tuple' && p.open === '(' ? p.items : null;
+    // A list written in brackets is that list, except that "[1, 2]" and "(1, 2]" read as intervals.
+    const bracketedList =
+      p.kind === 'tuple' && ((p.open === '(' && p.close === ')') || (p.open === '[' && p.close === ']' && p.items.length !== 2));
+    const items = p.kind === 'list' || p.kind === 'set' || bracketedList ? p.items : null;
     if (!items) return false;
     return ctx.reorder ? anyOrder(items, g.items, ctx) : inOrder(items, g.items, ctx);
   },
@@ -152,7 +161,7 @@ function anyOrder(p: Answer[], g: Answer[], ctx: Context): boolean {
 function sameScalar(p: Scalar, g: Scalar, ctx: Context): boolean {
   // Words compare as phrases ("\text{East}" = "east"); words never equal mathematics.
   if (p.text || g.text) return p.text && g.text && p.tex === g.tex;
-  if (p.tex === g.tex) return true;
+  if (p.tex === g.tex || sameDigitsInBase(p.tex, g.tex)) return true;
   const pn = parseNumber(p.tex);
   const gn = parseNumber(g.tex);
   if (pn && gn) {
@@ -163,16 +172,49 @@ function sameScalar(p: Scalar, g: Scalar, ctx: Context): boolean {
       (g.percent && sameNumber(pn, scale(gn, 1n, 100n), ctx))
     );
   }
-  if (expressionsEqual(p.tex, g.tex, ctx.deadline)) return true;
-  if (g.degrees !== p.degrees) {
-    // 45° against \frac{\pi}{4}: the same angle in radians.
-    const [deg, rad] = g.degrees ? [g.tex, p.tex] : [p.tex, g.tex];
-    if (expressionsEqual(rad, `\\frac{${deg}\\pi}{180}`, ctx.deadline)) return true;
+  // Constants (\sqrt{2}, 2\pi + 18) are compared by value: one engine evaluation per distinct text,
+  // so matching long lists in any order stays cheap.
+  const pv = pn ? { re: toFloat(pn), im: 0 } : constantOf(p.tex, ctx);
+  const gv = gn ? { re: toFloat(gn), im: 0 } : constantOf(g.tex, ctx);
+  if (pv && gv && finite(pv) && finite(gv)) return sameConstant(p, pn, pv, g, gn, gv, ctx);
+  // Expressions with variables, and values beyond floating point (1000!): the engine decides.
+  return expressionsEqual(p.tex, g.tex, ctx.deadline) === true;
+}
+
+/** "52" for a gold "52_8": the digits of the asked base, with the base left implicit. */
+function sameDigitsInBase(p: string, g: string): boolean {
+  const base = /^(\d+)_\{?\d+\}?$/;
+  const pm = base.exec(p);
+  const gm = base.exec(g);
+  return (!!gm && !pm && p === gm[1]) || (!!pm && !gm && g === pm[1]);
+}
+
+function constantOf(tex: string, ctx: Context): Complex | null {
+  if (!ctx.values.has(tex)) ctx.values.set(tex, constantValue(tex, ctx.deadline));
+  return ctx.values.get(tex) ?? null;
+}
+
+function finite(v: Complex): boolean {
+  return Number.isFinite(v.re) && Number.isFinite(v.im);
+}
+
+function sameConstant(p: Scalar, pn: ExactNumber | null, pv: Complex, g: Scalar, gn: ExactNumber | null, gv: Complex, ctx: Context): boolean {
+  const times = (v: Complex, k: number): Complex => ({ re: v.re * k, im: v.im * k });
+  const variants: [Complex, Complex][] = [[pv, gv]];
+  if (p.percent) variants.push([times(pv, 0.01), gv]);
+  if (g.percent) variants.push([pv, times(gv, 0.01)]);
+  // 45° against \frac{\pi}{4}: the same angle in radians.
+  if (p.degrees !== g.degrees) variants.push(p.degrees ? [times(pv, Math.PI / 180), gv] : [pv, times(gv, Math.PI / 180)]);
+  for (const [a, b] of variants) {
+    if (close(a, b, REL_TOL)) return true;
+    if (ctx.tolerance !== null && Math.abs(a.im - b.im) < 1e-12 && Math.abs(a.re - b.re) <= ctx.tolerance * (1 + 1e-12)) return true;
   }
-  if ((p.percent || g.percent) && expressionsEqual(p.percent ? `\\frac{${p.tex}}{100}` : p.tex, g.percent ? `\\frac{${g.tex}}{100}` : g.tex, ctx.deadline)) {
-    return true;
-  }
-  return approximates(pn, p.tex, gn, g.tex, ctx);
+  if (Math.abs(pv.im) > 1e-12 || Math.abs(gv.im) > 1e-12) return false;
+  // A decimal answer for an irrational gold (1.414 for \sqrt{2}), or a decimal gold that an exact
+  // answer rounds to (README: rounding).
+  if (pn?.decimals != null && !gn) return roundsTo(pv.re, pn.decimals, gv.re);
+  if (gn?.decimals != null && gn.decimals > 0 && !pn) return withinHalfUnit(pv.re, gv.re, gn.decimals);
+  return false;
 }
 
 /**
@@ -192,25 +234,6 @@ function sameNumber(p: ExactNumber, g: ExactNumber, ctx: Context): boolean {
   // A decimal answer to a gold with no finite decimal expansion (1/3, 2/7): right when it is the gold
   // correctly rounded to at least three significant digits. Terminating golds must be exact.
   if (p.decimals !== null && g.decimals === null && !terminates(g)) return roundsTo(pv, p.decimals, gv);
-  return false;
-}
-
-/** Decimals against constants the engine evaluates (\sqrt{2}, \pi), in either direction. */
-function approximates(pn: ExactNumber | null, pTex: string, gn: ExactNumber | null, gTex: string, ctx: Context): boolean {
-  if (pn?.decimals != null && !gn) {
-    const gv = constantValue(gTex, ctx.deadline);
-    if (!gv || Math.abs(gv.im) > 1e-12) return false;
-    if (ctx.tolerance !== null && Math.abs(toFloat(pn) - gv.re) <= ctx.tolerance) return true;
-    return roundsTo(toFloat(pn), pn.decimals, gv.re);
-  }
-  if (gn && !pn) {
-    const pv = constantValue(pTex, ctx.deadline);
-    if (!pv || Math.abs(pv.im) > 1e-12) return false;
-    const gv = toFloat(gn);
-    if (ctx.tolerance !== null && Math.abs(pv.re - gv) <= ctx.tolerance) return true;
-    if (gn.decimals !== null && gn.decimals > 0) return withinHalfUnit(pv.re, gv, gn.decimals);
-    return close(pv, { re: gv, im: 0 }, 1e-9);
-  }
   return false;
 }
 

@@ -42,6 +42,7 @@ const REPLACEMENTS: ReadonlyArray<[RegExp, string]> = [
   [/([\d})])\s+(?:and|or)\s+(?=[-+\d\\({a-zA-Z])/g, '$1,'],
   [/\\(?:varnothing|emptyset)(?![a-zA-Z])|\\\{\s*\\\}/g, '\\emptyset '],
   [/\\(?:dots|ldots|cdots)(?![a-zA-Z])/g, '\\ldots '],
+  [/\\mathbb\s*\{?\s*R\s*\}?|^\s*(?:\\text\{\s*)?all real numbers\s*\}?\s*$/gi, '(-\\infty,\\infty)'],
   [/\\(?:mathbf|boldsymbol|bm|textbf|mathit|textit|mathsf|displaystyle)\s*(?=\{)/g, ''],
 ];
 

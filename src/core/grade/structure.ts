@@ -106,7 +106,7 @@ function items(inner: string, level: number): Answer[] {
 
 /** "(C)", "C", "\text{(C)}", "\textbf{(C) } 12": the letter of a multiple-choice answer. */
 function choiceLetter(s: string): string | null {
-  const bare = s.replace(/\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}/g, '$1').replace(/\s+/g, '');
+  const bare = s.replace(/\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}/g, '$1').replace(/[{}\s]+/g, '');
   const m = CHOICE.exec(bare) ?? /^\(([A-J])\)/.exec(bare);
   return m ? (m[1] ?? m[2])! : null;
 }

@@ -81,10 +81,20 @@ function admissible(tex: string): boolean {
   if (HUGE_EXPONENT.test(tex) || /\^\s*\{[^{}]*\^[^{}]*\^/.test(tex) || exponentDepth(tex) > 2) return false;
   for (const m of tex.matchAll(NUMERIC_POWER)) {
     const base = Number(m[1]);
-    const exp = Number(m[2] ?? m[3]);
-    if (base > 1 && exp * Math.log10(base) > MAX_POWER_DIGITS) return false;
+    const digits = Number(m[2] ?? m[3]) * Math.log10(base);
+    // In an exponent a power is computed exactly before the outer one: 10^{10^{10}} needs 10^10 bits.
+    if (base > 1 && digits > (insideExponent(tex, m.index) ? 6 : MAX_POWER_DIGITS)) return false;
   }
   return true;
+}
+
+function insideExponent(tex: string, at: number): boolean {
+  const stack: boolean[] = [];
+  for (let i = 0; i < at; i++) {
+    if (tex[i] === '{') stack.push(tex.slice(0, i).trimEnd().endsWith('^'));
+    else if (tex[i] === '}') stack.pop();
+  }
+  return stack.includes(true);
 }
 
 /** How deeply exponents nest: "2^{3^{4}}" is 2. */
@@ -137,6 +147,7 @@ export function close(a: Complex, b: Complex, rel: number, abs = 0): boolean {
   return Math.abs(a.re - b.re) <= tol && Math.abs(a.im - b.im) <= tol;
 }
 
+const UNDEFINED = /"(?:ComplexInfinity|NaN)"/;
 const INTEGER_DOMAIN = /"(?:Floor|Ceil|Factorial|Factorial2|Binomial|Mod|Remainder|GCD|LCM)"/;
 
 /**
@@ -149,6 +160,8 @@ export function expressionsEqual(a: string, b: string, deadline: number): boolea
     const x = parse(e, a);
     const y = parse(e, b);
     if (!x || !y) return null;
+    // 1/0 and 2/0 are both "complex infinity" to the engine; an undefined answer equals nothing.
+    if (UNDEFINED.test(JSON.stringify(x.json)) || UNDEFINED.test(JSON.stringify(y.json))) return false;
     if (x.isSame(y)) return true;
     const vars = [...new Set([...x.unknowns, ...y.unknowns])];
     if (vars.length === 0) {
