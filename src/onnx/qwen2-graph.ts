@@ -110,7 +110,6 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
     return g.op('Mul', [g.op('Div', [x, denom]), vector(weightName)]);
   };
 
-  // Embedding lookup.
   const embedName = 'model.embed_tokens.weight';
   const embed = g.initializer(embedName, 'float32', [spec.vocabSize, H], async () => bytesOf((await w.read(embedName)).data));
   let x = g.op('Gather', [embed, inputIds], { axis: { int: 0 } });
