@@ -12,6 +12,8 @@ import { serverBase } from '../backends/endpoint.ts';
 import { openAIStepModel } from '../backends/openai.ts';
 import { vllmPrmScorer } from '../backends/vllm-prm.ts';
 import { UsageError } from './command.ts';
+import { checkLocalFlagsHaveFolders, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
+import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
 
 export const modelFlagOptions = {
   'weak-url': { type: 'string' },
@@ -24,9 +26,12 @@ export const modelFlagOptions = {
   'strong-key-env': { type: 'string' },
   'prm-url': { type: 'string' },
   'prm-model': { type: 'string' },
+  ...localModelFlagOptions,
   policy: { type: 'string' },
   threshold: { type: 'string' },
   rate: { type: 'string' },
+  lambda: { type: 'string' },
+  ...policyArtefactOptions,
   'max-steps': { type: 'string' },
   'max-step-tokens': { type: 'string' },
   temperature: { type: 'string' },
@@ -54,11 +59,14 @@ Models (each role: a server base URL; the client appends /v1/... and /pooling):
   Authorization header to that role's URL and never printed.
   A weak server on this machine (localhost, 127.x, [::1]) counts as on the device: its requests are
   not counted as sent off the device (sentChars); strong and PRM requests always are.
+${localModelsUsage.trimEnd()}
 
 Routing:
   --policy ${policyNames().join('|')}
   [--threshold K]   threshold in [0, 1] for thr (regenerate when the draft's score < K) and query
   [--rate R]        share of steps sent to the strong model, for random
+  [--lambda L]      reward given up per strong token, for pomdp (default 8e-4)
+${policyArtefactsUsage.trimEnd()}
 
 Limits and sampling:
   [--max-steps ${DEFAULT_LIMITS.maxSteps}] [--max-step-tokens ${DEFAULT_LIMITS.maxStepTokens}] [--temperature ${DEFAULT_SAMPLING.temperature}] [--top-p ${DEFAULT_SAMPLING.topP}] [--seed N]
@@ -71,6 +79,8 @@ export interface RunSetup {
   strong: StepModel;
   prm?: StepScorer;
   policy: RoutingPolicy;
+  /** Files the policy needed (agg weights, pomdp observations), loaded once: pass them to createPolicy. */
+  artefacts: Record<string, unknown>;
   limits: Limits;
   sampling: Sampling;
   seed?: number;
@@ -126,24 +136,27 @@ const remoteScorer: ScorerSource = {
 };
 
 /** Where each role's model can come from; the first source whose flag is given is used. */
-export const stepModelSources: StepModelSource[] = [remoteStepModel];
-export const scorerSources: ScorerSource[] = [remoteScorer];
+export const stepModelSources: StepModelSource[] = [remoteStepModel, localStepModel];
+export const scorerSources: ScorerSource[] = [remoteScorer, localScorer];
 
 /** Builds models, PRM, policy, limits and sampling from parsed flag values; bad values are UsageErrors. */
 export function buildRun(v: FlagValues, env: NodeJS.ProcessEnv = process.env): RunSetup {
   try {
-    const policy = buildPolicy(v);
+    checkLocalFlagsHaveFolders(v);
+    const artefacts = loadPolicyArtefacts(v);
+    const policy = buildPolicy(v, artefacts);
     const weak = stepModelFor('weak', v, env);
     const strong = stepModelFor('strong', v, env);
     const prm = scorerFor(v, env);
-    if (!prm && needsScorer(v))
-      throw new UsageError(`--policy ${str(v, 'policy')} scores drafts with a PRM: give --prm-url URL and --prm-model NAME.`);
+    if (!prm && needsScorer(v, artefacts))
+      throw new UsageError(`--policy ${str(v, 'policy')} scores drafts with a PRM: give --prm-url URL and --prm-model NAME, or --prm-path DIR.`);
     const seed = integer(v, 'seed', 0, 2 ** 32 - 1);
     return {
       weak,
       strong,
       ...(prm ? { prm } : {}),
       policy,
+      artefacts,
       limits: {
         maxSteps: integer(v, 'max-steps', 1, 10_000) ?? DEFAULT_LIMITS.maxSteps,
         maxStepTokens: integer(v, 'max-step-tokens', 1, 1_000_000) ?? DEFAULT_LIMITS.maxStepTokens,
@@ -174,7 +187,7 @@ export function parseFlags<O extends Record<string, { type: 'string' | 'boolean'
 function stepModelFor(role: Role, v: FlagValues, env: NodeJS.ProcessEnv): StepModel {
   const given = stepModelSources.filter((s) => str(v, `${role}-${s.flag}`) !== undefined);
   const flags = stepModelSources.map((s) => `--${role}-${s.flag}`).join(' or ');
-  if (given.length === 0) throw new UsageError(`The ${role} model is missing: give ${flags} (and --${role}-model NAME).`);
+  if (given.length === 0) throw new UsageError(`The ${role} model is missing: give ${flags} (a --${role}-url also needs --${role}-model NAME).`);
   if (given.length > 1) throw new UsageError(`Give only one of ${flags}.`);
   return given[0]!.build(role, v, env);
 }
@@ -187,9 +200,9 @@ function scorerFor(v: FlagValues, env: NodeJS.ProcessEnv): StepScorer | undefine
 }
 
 /** Policies whose knob is set by a flag of the same name (the registry says which knob a policy has). */
-const KNOB_FLAGS = ['threshold', 'rate'] as const;
+const KNOB_FLAGS = ['threshold', 'rate', 'lambda'] as const;
 
-function buildPolicy(v: FlagValues): RoutingPolicy {
+function buildPolicy(v: FlagValues, artefacts: Record<string, unknown>): RoutingPolicy {
   const name = required(v, 'policy', policyNames().join('|'));
   const entry = policyEntry(name);
   let knob: number | undefined;
@@ -200,12 +213,12 @@ function buildPolicy(v: FlagValues): RoutingPolicy {
     knob = number(v, flag, 0, 1);
   }
   const seed = integer(v, 'seed', 0, 2 ** 32 - 1);
-  return createPolicy(name, { ...(knob !== undefined ? { knob } : {}), ...(seed !== undefined ? { seed } : {}) });
+  return createPolicy(name, { ...(knob !== undefined ? { knob } : {}), ...(seed !== undefined ? { seed } : {}), artefacts });
 }
 
 /** Whether the policy asks for a PRM score at the first step (probed on a fresh, separate instance). */
-function needsScorer(v: FlagValues): boolean {
-  return buildPolicy(v).episode(0).plan(1) === 'score';
+function needsScorer(v: FlagValues, artefacts: Record<string, unknown>): boolean {
+  return buildPolicy(v, artefacts).episode(0).plan(1) === 'score';
 }
 
 /** The chat template for raw mode, by model family; Qwen2.5's unless the name says Llama 3. */

@@ -34,7 +34,8 @@ Data:
 ${modelFlagsUsage}
 Operating points:
   --sweep v1,v2,…       run the policy at each knob value (thr: threshold, query: threshold,
-                        random: rate); without it the policy runs once at --threshold/--rate or its
+                        random: rate, pomdp: λ, agg: threshold); without it the policy runs once at
+                        --threshold/--rate/--lambda or its
                         default
   --baselines           also run weak-only and strong-only (knob null): needed for normalised cost,
                         PGR, CPT, APGR and ΔIBC
@@ -91,7 +92,7 @@ export const command: Command = {
     const resume = values.resume === true;
 
     const setup = buildRun(values);
-    const points = operatingPoints(values, setup.policy.knob, values.baselines === true);
+    const points = operatingPoints(values, setup.policy.knob, values.baselines === true, setup.artefacts);
     const format = typeof values.format === 'string' ? values.format : 'auto';
     if (format !== 'auto' && !formatNames().includes(format))
       throw new UsageError(`--format must be auto or one of ${formatNames().join(', ')}; got "${format}".`);
@@ -134,7 +135,7 @@ export const command: Command = {
           weak: setup.weak,
           strong: setup.strong,
           ...(setup.prm ? { prm: setup.prm } : {}),
-          policyFor: (point, seed) => createPolicy(point.policy, { ...(point.knob !== null ? { knob: point.knob } : {}), seed }),
+          policyFor: (point, seed) => createPolicy(point.policy, { ...(point.knob !== null ? { knob: point.knob } : {}), seed, artefacts: setup.artefacts }),
           grade: gradeSolution,
           limits: setup.limits,
           sampling: setup.sampling,
@@ -180,20 +181,20 @@ export const command: Command = {
 };
 
 /** The policy at each --sweep value (or once), then the baselines. */
-function operatingPoints(v: FlagValues, defaultKnob: number | null, baselines: boolean): OperatingPoint[] {
+function operatingPoints(v: FlagValues, defaultKnob: number | null, baselines: boolean, artefacts: Record<string, unknown>): OperatingPoint[] {
   const policy = String(v.policy);
   const entry = policyEntry(policy);
   const points: OperatingPoint[] = [];
   if (typeof v.sweep === 'string') {
     if (!entry.knob) throw new UsageError(`--policy ${policy} has no knob to sweep; drop --sweep (or use --baselines for the baselines).`);
-    if (v.threshold !== undefined || v.rate !== undefined)
+    if (v.threshold !== undefined || v.rate !== undefined || v.lambda !== undefined)
       throw new UsageError(`--sweep sets the ${entry.knob.name}; drop --${entry.knob.name}.`);
     const knobs = v.sweep.split(',').map((s) => s.trim());
     for (const s of knobs) {
       const knob = Number(s);
       if (s === '' || !Number.isFinite(knob)) throw new UsageError(`--sweep takes comma-separated numbers such as 0.2,0.5,0.8; "${s}" is not one.`);
       try {
-        createPolicy(policy, { knob });
+        createPolicy(policy, { knob, artefacts });
       } catch (err) {
         if (err instanceof ConfigError) throw new UsageError(`--sweep value ${s}: ${err.message}`);
         throw err;

@@ -63,6 +63,9 @@ export class Mlp {
   readonly params: Float64Array;
   readonly grads: Float64Array;
   private readonly at: Layout;
+  // Scratch space of the backward pass, reused so training does not allocate per sample.
+  private readonly da: Float64Array;
+  private readonly dpre: Float64Array;
 
   constructor(shape: MlpShape, params?: Float64Array) {
     this.shape = shape;
@@ -70,6 +73,8 @@ export class Mlp {
     if (params && params.length !== this.at.size) throw new RangeError(`Expected ${this.at.size} parameters, got ${params.length}.`);
     this.params = params ?? new Float64Array(this.at.size);
     this.grads = new Float64Array(this.at.size);
+    this.da = new Float64Array(shape.hidden);
+    this.dpre = new Float64Array(shape.hidden);
   }
 
   /**
@@ -154,7 +159,9 @@ export class Mlp {
     const p = this.params;
     const g = this.grads;
     const A = this.at;
-    const da2 = new Float64Array(H);
+    const da = this.da;
+    const dpre = this.dpre;
+    da.fill(0);
     for (let o = 0; o < O; o++) {
       const d = dOut[o]!;
       if (d === 0) continue;
@@ -162,35 +169,34 @@ export class Mlp {
       const row = A.w3 + o * H;
       for (let h = 0; h < H; h++) {
         g[row + h] = g[row + h]! + d * c.a2[h]!;
-        da2[h] = da2[h]! + d * p[row + h]!;
+        da[h] = da[h]! + d * p[row + h]!;
       }
     }
-    const dpre2 = this.normActBack(A.g2, A.be2, c.n2, c.inv2, c.a2, da2);
-    const da1 = new Float64Array(H);
+    this.normActBack(A.g2, A.be2, c.n2, c.inv2, c.a2, da, dpre);
+    da.fill(0);
     for (let h = 0; h < H; h++) {
-      const d = dpre2[h]!;
+      const d = dpre[h]!;
       g[A.b2 + h] = g[A.b2 + h]! + d;
       const row = A.w2 + h * H;
       for (let i = 0; i < H; i++) {
         g[row + i] = g[row + i]! + d * c.a1[i]!;
-        da1[i] = da1[i]! + d * p[row + i]!;
+        da[i] = da[i]! + d * p[row + i]!;
       }
     }
-    const dpre1 = this.normActBack(A.g1, A.be1, c.n1, c.inv1, c.a1, da1);
+    this.normActBack(A.g1, A.be1, c.n1, c.inv1, c.a1, da, dpre);
     for (let h = 0; h < H; h++) {
-      const d = dpre1[h]!;
+      const d = dpre[h]!;
       g[A.b1 + h] = g[A.b1 + h]! + d;
       const row = A.w1 + h * I;
       for (let i = 0; i < I; i++) g[row + i] = g[row + i]! + d * c.x[i]!;
     }
   }
 
-  /** Back through tanh and LayerNorm: from d(loss)/d(activation) to d(loss)/d(pre-activation). */
-  private normActBack(gOff: number, beOff: number, n: Float64Array, inv: number, a: Float64Array, da: Float64Array): Float64Array {
+  /** Back through tanh and LayerNorm: from d(loss)/d(activation) `da` to d(loss)/d(pre-activation) in `out`. */
+  private normActBack(gOff: number, beOff: number, n: Float64Array, inv: number, a: Float64Array, da: Float64Array, out: Float64Array): void {
     const H = this.shape.hidden;
     const p = this.params;
     const g = this.grads;
-    const dn = new Float64Array(H);
     let meanDn = 0;
     let meanDnN = 0;
     for (let h = 0; h < H; h++) {
@@ -198,14 +204,13 @@ export class Mlp {
       g[gOff + h] = g[gOff + h]! + dy * n[h]!;
       g[beOff + h] = g[beOff + h]! + dy;
       const d = dy * p[gOff + h]!;
-      dn[h] = d;
+      out[h] = d;
       meanDn += d;
       meanDnN += d * n[h]!;
     }
     meanDn /= H;
     meanDnN /= H;
-    for (let h = 0; h < H; h++) dn[h] = inv * (dn[h]! - meanDn - n[h]! * meanDnN);
-    return dn;
+    for (let h = 0; h < H; h++) out[h] = inv * (out[h]! - meanDn - n[h]! * meanDnN);
   }
 }
 
