@@ -208,7 +208,7 @@ describe('random-weight model (arbitrary output that must replay)', () => {
   // Unfiltered sampling: every logit matters, so any numeric change from the cache would show.
   const sampling = { temperature: 1, topP: 1, topK: 0 };
   // Accepted prefixes as a solve run produces them: grow, regenerate the last step, switch problems.
-  const calls: Partial<StepRequest>[] = [
+  const calls: (Partial<StepRequest> & { steps: readonly string[] })[] = [
     { steps: [] },
     { steps: ['First, 12 * 7 = 84.'] },
     { steps: ['First, 12 * 7 = 84.', 'So 84.'] },

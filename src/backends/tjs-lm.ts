@@ -13,7 +13,8 @@ import { KvCache, type Forwarder } from './kv-cache.ts';
 import { logProbOf, resolveSampling, sampleToken, samplingRng, type SamplingConfig } from './sampler.ts';
 import type { TokenProbe } from './self-check.ts';
 import { StepDecoder } from './step-decoder.ts';
-import { encode, loadTjs, tokenIds, type TjsLoaded, type TjsModelOptions } from './tjs-runtime.ts';
+import type { TjsModelOptions } from './tjs-options.ts';
+import { encode, loadTjs, tokenIds, type TjsLoaded } from './tjs-runtime.ts';
 
 export interface TjsStepModelOptions extends TjsModelOptions {
   /** Chat template id or object; default by the folder's model_type (qwen2 → qwen2.5, llama → llama3). */

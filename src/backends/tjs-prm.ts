@@ -12,7 +12,8 @@ import type { ScoreRequest, StepScorer } from '../core/types.ts';
 import { defuseControlTokens } from './control-tokens.ts';
 import { KvCache, type Forwarder, type Rows } from './kv-cache.ts';
 import { checkHeadWidth, headMargin, isPrmHead, prmLayout, renderPrmPrompt, sigmoid, type PrmHead, type PrmLayout } from './prm-layout.ts';
-import { encode, loadTjs, type TjsLoaded, type TjsModelOptions } from './tjs-runtime.ts';
+import type { TjsModelOptions } from './tjs-options.ts';
+import { encode, loadTjs, type TjsLoaded } from './tjs-runtime.ts';
 
 export interface TjsPrmOptions extends TjsModelOptions {
   /** Default: the head recorded in the folder's config.json by our builder (lm → lm-tag). */
