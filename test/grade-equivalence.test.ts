@@ -48,25 +48,39 @@ table('fractions, mixed numbers, percent, scientific notation', [
   ['1.5e3', '1500', true],
   ['3 \\cdot 10^{-2}', '0.03', true],
   ['2.5\\times 10^{4}', '2500', false],
+  ['0.\\overline{3}', '\\frac{1}{3}', true],
+  ['1.2\\overline{45}', '\\frac{137}{110}', true],
 ]);
 
+const ROUND_2 = { problem: 'Give x correct to two decimal places.' };
+const ROUND_3 = { problem: 'Round your answer to three decimal places.' };
+
 table('rounding and tolerance', [
-  ['0.333', '\\frac{1}{3}', true],
-  ['0.33', '\\frac{1}{3}', false],
-  ['0.3', '\\frac{1}{4}', false],
-  ['0.0547', '\\frac{7}{128}', false],
-  ['0.0546875', '\\frac{7}{128}', true],
-  ['1.414', '\\sqrt{2}', true],
-  ['1.41', '\\sqrt{2}', true],
-  ['1.4', '\\sqrt{2}', false],
-  ['1.415', '\\sqrt{2}', false],
-  ['3.14', '\\pi', true],
-  ['1.6794', '1.68', true],
-  ['1.6749', '1.68', false],
+  // Exact unless the problem asks for a rounded value.
+  ['0.333', '\\frac{1}{3}', false],
+  ['1.414', '\\sqrt{2}', false],
+  ['3.14', '\\pi', false],
+  ['1.6794', '1.68', false],
+  ['0.3', '\\frac{1}{3}', false],
+  ['0.\\overline{3}', '0.3', false],
+  ['0.333', '\\frac{1}{3}', true, ROUND_3],
+  ['0.334', '\\frac{1}{3}', false, ROUND_3],
+  ['1.414', '\\sqrt{2}', true, ROUND_3],
+  ['1.415', '\\sqrt{2}', false, ROUND_3],
+  ['3.14', '\\pi', true, ROUND_2],
+  ['1.6794', '1.68', true, ROUND_2],
+  ['1.6749', '1.68', false, ROUND_2],
+  ['1.7', '1.68', false, ROUND_2],
+  ['\\sqrt{2}', '1.41', true, { problem: 'Round to the nearest hundredth.' }],
+  ['\\sqrt{2}', '1.41', false],
+  ['12.4', '12', false, { problem: 'Round to the nearest integer.' }],
+  // Tolerance is absolute and inclusive (OlympiadBench's error field).
   ['4.1', '4.2', false],
   ['4.1', '4.2', true, { tolerance: 0.1 }],
   ['4.0', '4.2', false, { tolerance: 0.1 }],
+  ['4.2\\%', '4.2', true, { tolerance: 0.1 }],
   ['\\frac{21}{5}', '4.2', true],
+  ['\\sqrt{17}', '4.12', true, { tolerance: 0.01 }],
 ]);
 
 table('radicals, π and expressions', [

@@ -4,7 +4,7 @@
 // README.md next to this file; each rule below names the choice it implements.
 
 import { choiceOptions } from './choices.ts';
-import { exactEqual, isInteger, parseNumber, scale, toFloat, type ExactNumber } from './number.ts';
+import { exactEqual, parseNumber, scale, toFloat, type ExactNumber } from './number.ts';
 import { compactTex, normalizeAnswer, type Scalar } from './normalize.ts';
 import { parseAnswer, type Answer } from './structure.ts';
 import { close, constantValue, equationsEquivalent, expressionsEqual, type Complex } from './symbolic.ts';
@@ -32,12 +32,16 @@ interface Context {
   options: Map<string, string> | null;
   problem: string | undefined;
   deadline: number;
+  /** The problem asks for a rounded value (README: rounding). */
+  rounding: boolean;
   /** Values of constant expressions already evaluated in this comparison. */
   values: Map<string, Complex | null>;
 }
 
 const ORDER_REQUESTED =
   /\bin (?:increasing|decreasing|ascending|descending|numerical|alphabetical|the given|the same|that|this) order\b|\bfrom (?:least|smallest|lowest|greatest|largest|highest) to\b/i;
+
+const ROUNDING_REQUESTED = /\b(?:decimal places?|nearest|round(?:ed|ing)?|approximate(?:ly)?|significant (?:figures|digits))\b/i;
 
 export function isEquivalent(pred: string, gold: string, opts: EquivalenceOptions = {}): boolean {
   if (typeof pred !== 'string' || typeof gold !== 'string') return false;
@@ -52,6 +56,7 @@ export function isEquivalent(pred: string, gold: string, opts: EquivalenceOption
     options: null,
     problem,
     deadline: Date.now() + (opts.timeLimitMs ?? 2000),
+    rounding: !!problem && ROUNDING_REQUESTED.test(problem),
     values: new Map(),
   };
   return same(parseAnswer(p), parseAnswer(g), ctx);
@@ -210,49 +215,34 @@ function sameConstant(p: Scalar, pn: ExactNumber | null, pv: Complex, g: Scalar,
     if (ctx.tolerance !== null && Math.abs(a.im - b.im) < 1e-12 && Math.abs(a.re - b.re) <= ctx.tolerance * (1 + 1e-12)) return true;
   }
   if (Math.abs(pv.im) > 1e-12 || Math.abs(gv.im) > 1e-12) return false;
-  // A decimal answer for an irrational gold (1.414 for \sqrt{2}), or a decimal gold that an exact
-  // answer rounds to (README: rounding).
-  if (pn?.decimals != null && !gn) return roundsTo(pv.re, pn.decimals, gv.re);
-  if (gn?.decimals != null && gn.decimals > 0 && !pn) return withinHalfUnit(pv.re, gv.re, gn.decimals);
-  return false;
+  return roundedMatch(pv.re, pn?.decimals ?? null, gv.re, gn?.decimals ?? null, ctx);
 }
 
 /**
  * Two plain numbers. Exact equality of rationals, so 0.5 = 1/2 = 2/4 (README: unreduced fractions);
- * with a tolerance, within it; and the rounding rules below.
+ * with a tolerance, within it; and the rounding rules of roundedMatch.
  */
 function sameNumber(p: ExactNumber, g: ExactNumber, ctx: Context): boolean {
   if (exactEqual(p, g)) return true;
   const pv = toFloat(p);
   const gv = toFloat(g);
   if (ctx.tolerance !== null && Math.abs(pv - gv) <= ctx.tolerance * (1 + 1e-12)) return true;
-  // A gold decimal with d places is itself rounded: a more precise answer that rounds to it is right
-  // (OlympiadBench's "1.68"). An integer gold is never a rounding (README: rounding).
-  if (g.decimals !== null && g.decimals > 0 && (p.decimals === null || p.decimals > g.decimals)) {
-    return withinHalfUnit(pv, gv, g.decimals);
-  }
-  // A decimal answer to a gold with no finite decimal expansion (1/3, 2/7): right when it is the gold
-  // correctly rounded to at least three significant digits. Terminating golds must be exact.
-  if (p.decimals !== null && g.decimals === null && !terminates(g)) return roundsTo(pv, p.decimals, gv);
+  return roundedMatch(pv, p.decimals, gv, g.decimals, ctx);
+}
+
+/**
+ * Approximate answers (README: rounding), only where the problem asks for a rounded value. Then a
+ * decimal gold is itself a rounding, so an answer at least as precise must round to it (OlympiadBench's
+ * "1.68" for 1.6794…); and a decimal answer to an exact gold (1.41 for \sqrt{2}) must be that gold
+ * correctly rounded at the answer's own precision. Elsewhere "0.3" means 3/10 and 1/3 is not 0.333.
+ */
+function roundedMatch(p: number, pDecimals: number | null, g: number, gDecimals: number | null, ctx: Context): boolean {
+  if (!ctx.rounding) return false;
+  if (gDecimals !== null && gDecimals > 0) return (pDecimals === null || pDecimals >= gDecimals) && withinHalfUnit(p, g, gDecimals);
+  if (pDecimals !== null && pDecimals > 0 && gDecimals === null) return withinHalfUnit(g, p, pDecimals);
   return false;
 }
 
 function withinHalfUnit(value: number, rounded: number, decimals: number): boolean {
   return Math.abs(value - rounded) <= 0.5 * 10 ** -decimals * (1 + 1e-9) + 1e-15;
-}
-
-/** `shown` (a decimal with `decimals` places) is `exact` rounded, with three significant digits or more. */
-function roundsTo(shown: number, decimals: number, exact: number): boolean {
-  if (shown === 0) return false;
-  const significant = decimals + Math.floor(Math.log10(Math.abs(shown))) + 1;
-  return significant >= 3 && withinHalfUnit(exact, shown, decimals);
-}
-
-/** A rational has a finite decimal expansion when its denominator has no prime factor but 2 and 5. */
-function terminates(x: ExactNumber): boolean {
-  if (isInteger(x)) return true;
-  let d = x.d;
-  while (d % 2n === 0n) d /= 2n;
-  while (d % 5n === 0n) d /= 5n;
-  return d === 1n;
 }

@@ -21,12 +21,6 @@ export function braceMatches(text: string): Map<number, number> {
   return out;
 }
 
-/** The content of the `{…}` group opening at `open`, or null when it does not close. */
-export function groupAt(text: string, open: number, matches = braceMatches(text)): string | null {
-  const close = matches.get(open);
-  return close === undefined || close < 0 ? null : text.slice(open + 1, close);
-}
-
 const OPENERS = new Set(['(', '[', '{']);
 const CLOSERS = new Set([')', ']', '}']);
 

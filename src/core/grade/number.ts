@@ -1,5 +1,5 @@
 // Plain numbers, read exactly: integers, decimals, a/b, \frac{a}{b}, mixed numbers (2\frac{1}{2}),
-// scientific notation (1.5\times10^{3}, 1.5e3). Exact rationals (bigint) so that 0.1+0.2-style float
+// scientific notation (1.5\times10^{3}, 1.5e3), repeating decimals (0.\overline{3}). Exact rationals (bigint) so that 0.1+0.2-style float
 // noise never decides a grade, and so that "0.5" and "\frac{1}{2}" are the same number.
 
 export interface ExactNumber {
@@ -32,6 +32,8 @@ const PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => ExactNumber | nul
     (m) => scientific(m[1]!, m[2] ?? m[3]!),
   ],
   [new RegExp(String.raw`^(${NUM})[eE]([-+]?${INT})$`), (m) => scientific(m[1]!, m[2]!)],
+  // Repeating decimals: 0.\overline{3} = 1/3, 1.2\overline{45}.
+  [/^(\d*)\.(\d*)\\overline\{(\d+)\}$/, (m) => repeating(m[1]!, m[2]!, m[3]!)],
 ];
 
 /**
@@ -91,6 +93,14 @@ function scientific(mantissa: string, exponent: string): ExactNumber | null {
   return reduce({ ...value, decimals });
 }
 
+function repeating(whole: string, fixed: string, period: string): ExactNumber | null {
+  // x = whole.fixed(period)(period)… ⇒ x·10^f·(10^p − 1) = (whole fixed period) − (whole fixed)
+  const all = BigInt((whole || '0') + fixed + period);
+  const head = BigInt((whole || '0') + fixed);
+  const d = 10n ** BigInt(fixed.length) * (10n ** BigInt(period.length) - 1n);
+  return reduce({ n: all - head, d, decimals: null });
+}
+
 function gcd(a: bigint, b: bigint): bigint {
   let x = a < 0n ? -a : a;
   let y = b < 0n ? -b : b;
@@ -108,15 +118,16 @@ export function exactEqual(a: ExactNumber, b: ExactNumber): boolean {
   return a.n === b.n && a.d === b.d;
 }
 
-export function isInteger(x: ExactNumber): boolean {
-  return x.d === 1n;
-}
-
 /** The value as a float (exact enough for tolerance checks; huge values become ±Infinity). */
 export function toFloat(x: ExactNumber): number {
   const whole = x.n / x.d;
-  const rest = x.n - whole * x.d;
-  return Number(whole) + Number(rest) / Number(x.d);
+  let rest = x.n - whole * x.d;
+  let d = x.d;
+  // Keep the fraction's parts inside float range (a 400-digit denominator is Infinity as a float).
+  const excess = BigInt(Math.max(0, d.toString(2).length - 1000));
+  rest >>= excess;
+  d >>= excess;
+  return Number(whole) + Number(rest) / Number(d);
 }
 
 /** x scaled by a rational factor p/q (percent → fraction is ×1/100). */

@@ -140,10 +140,11 @@ export function constantValue(tex: string, deadline: number): Complex | null {
   });
 }
 
-export function close(a: Complex, b: Complex, rel: number, abs = 0): boolean {
+/** Equal up to `rel` relative to the larger magnitude (and 1e-12 absolute, for values near 0). */
+export function close(a: Complex, b: Complex, rel: number): boolean {
   if (![a.re, a.im, b.re, b.im].every(Number.isFinite)) return false;
   const scale = Math.max(Math.abs(a.re), Math.abs(a.im), Math.abs(b.re), Math.abs(b.im));
-  const tol = Math.max(abs, rel * scale, 1e-12);
+  const tol = Math.max(rel * scale, 1e-12);
   return Math.abs(a.re - b.re) <= tol && Math.abs(a.im - b.im) <= tol;
 }
 
