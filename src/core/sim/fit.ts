@@ -95,12 +95,13 @@ function unpack(x: readonly number[]): HmmParams {
 }
 
 /** Nelder–Mead minimisation: derivative-free and plenty for 9 smooth parameters. */
-export function nelderMead(f: (x: number[]) => number, x0: number[], step = 0.5, iterations = 2000, tol = 1e-9): number[] {
+export function nelderMead(f: (x: number[]) => number, x0: number[], step = 0.5, iterations = 2000, tol = 1e-8): number[] {
   const n = x0.length;
   const simplex = [x0, ...x0.map((_, i) => x0.map((v, j) => (i === j ? v + step : v)))].map((x) => ({ x, f: f(x) }));
   for (let it = 0; it < iterations; it++) {
     simplex.sort((a, b) => a.f - b.f);
-    if (Math.abs(simplex[n]!.f - simplex[0]!.f) < tol) break;
+    // Relative tolerance: a log-likelihood summed over thousands of traces is large.
+    if (Math.abs(simplex[n]!.f - simplex[0]!.f) <= tol * (1 + Math.abs(simplex[0]!.f))) break;
     const centroid = x0.map((_, j) => simplex.slice(0, n).reduce((s, p) => s + p.x[j]!, 0) / n);
     const worst = simplex[n]!;
     const at = (t: number) => centroid.map((c, j) => c + t * (worst.x[j]! - c));

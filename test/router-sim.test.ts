@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { createPolicy, parsePolicySpec } from '../src/core/policies/index.ts';
+import { abilityFor, lengthCdf, sigmoid } from '../src/core/sim/distributions.ts';
+import { fitSimParams } from '../src/core/sim/fit.ts';
+import { simulatedLabels } from '../src/core/sim/labels.ts';
+import { DEFAULT_SIM_PARAMS, resolveSimParams } from '../src/core/sim/params.ts';
+import { runProblem, runWorld } from '../src/core/sim/run.ts';
+import { createWorld, stepsOf } from '../src/core/sim/world.ts';
+import type { Observation, RoutingPolicy } from '../src/core/types.ts';
+import { buildSummary } from '../src/eval/summary.ts';
+import { checkRow } from '../src/eval/results-log.ts';
+
+describe('simulator parameters', () => {
+  it('defaults resolve, overrides merge deeply, and bad values are refused by name', () => {
+    expect(resolveSimParams({})).toEqual(DEFAULT_SIM_PARAMS);
+    const p = resolveSimParams({ scores: { ok: { mu: 3 } } });
+    expect(p.scores.ok).toEqual({ mu: 3, sigma: DEFAULT_SIM_PARAMS.scores.ok.sigma });
+    expect(() => resolveSimParams({ weakAccuracy: 1.2 })).toThrow(/weakAccuracy/);
+    expect(() => resolveSimParams({ scores: { ok: { mu: 'high' } } })).toThrow(/scores\.ok\.mu/);
+    expect(() => resolveSimParams({ nonsense: 1 })).toThrow(/Unknown simulator parameter "nonsense"/);
+    expect(() => resolveSimParams([])).toThrow(/JSON object/);
+  });
+
+  it('difficulty spreads keep the mean step accuracy at p', () => {
+    const a = abilityFor(0.866, 1.5);
+    let s = 0;
+    const n = 20000;
+    for (let i = 0; i < n; i++) {
+      const z = 1.5 * Math.SQRT2 * inverseErf(2 * ((i + 0.5) / n) - 1);
+      s += sigmoid(a - z);
+    }
+    expect(s / n).toBeCloseTo(0.866, 3);
+  });
+
+  it('the length law is a shifted negative binomial with the requested moments', () => {
+    const cdf = lengthCdf({ min: 2, mean: 6.5, variance: 10.4, max: 200 });
+    let mean = 0;
+    let sq = 0;
+    for (let k = 0; k < cdf.length; k++) {
+      const p = cdf[k]! - (k ? cdf[k - 1]! : 0);
+      mean += p * (k + 2);
+      sq += p * (k + 2) ** 2;
+    }
+    expect(mean).toBeCloseTo(6.5, 3);
+    expect(sq - mean * mean).toBeCloseTo(10.4, 2);
+  });
+});
+
+/** Inverse error function (Giles' approximation), for a deterministic normal grid. */
+function inverseErf(x: number): number {
+  let w = -Math.log((1 - x) * (1 + x));
+  let p: number;
+  if (w < 5) {
+    w -= 2.5;
+    p = 2.81022636e-8;
+    for (const c of [3.43273939e-7, -3.5233877e-6, -4.39150654e-6, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+  } else {
+    w = Math.sqrt(w) - 3;
+    p = -0.000200214257;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+  }
+  return p * x;
+}
+
+describe('simulated world', () => {
+  const w = createWorld(DEFAULT_SIM_PARAMS, 4000, 11);
+
+  it('is reproducible from its seed and differs across seeds', () => {
+    const again = createWorld(DEFAULT_SIM_PARAMS, 4000, 11);
+    expect(again.weakScore).toEqual(w.weakScore);
+    expect(again.offset).toEqual(w.offset);
+    expect(createWorld(DEFAULT_SIM_PARAMS, 4000, 12).weakScore).not.toEqual(w.weakScore);
+    // Problem i does not depend on how many problems were drawn.
+    const small = createWorld(DEFAULT_SIM_PARAMS, 10, 11);
+    expect(small.weakTokens.subarray(0, small.offset[10])).toEqual(w.weakTokens.subarray(0, w.offset[10]));
+  });
+
+  it('has the configured step accuracies and lengths on average', () => {
+    const mean = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(w.weakOk)).toBeCloseTo(0.866, 1);
+    expect(Math.abs(mean(w.weakOk) - 0.866)).toBeLessThan(0.01);
+    expect(Math.abs(mean(w.strongOk) - 0.9704)).toBeLessThan(0.006);
+    const lengths = Array.from({ length: w.size }, (_, i) => stepsOf(w, i));
+    expect(Math.min(...lengths)).toBe(2);
+    expect(Math.abs(lengths.reduce((a, b) => a + b, 0) / lengths.length - 6.5)).toBeLessThan(0.2);
+    // PRM scores order the states: correct steps highest, steps after an error lowest.
+    const avg = (s: number) => {
+      let t = 0;
+      for (let k = 0; k < w.weakOk.length; k++) t += w.weakScore[3 * k + s]!;
+      return t / w.weakOk.length;
+    };
+    expect(avg(0)).toBeGreaterThan(avg(1));
+    expect(avg(1)).toBeGreaterThan(avg(2));
+  });
+
+  it('labels weak solutions like ProcessBench: the index of the first wrong step', () => {
+    const labels = simulatedLabels(w);
+    for (const [i, l] of labels.slice(0, 200).entries()) {
+      const first = Array.from({ length: stepsOf(w, i) }, (_, t) => w.weakOk[w.offset[i]! + t]).indexOf(0);
+      expect(l.label).toBe(first);
+      expect(l.scores).toHaveLength(stepsOf(w, i));
+    }
+  });
+});
+
+describe('running real policies on the simulator', () => {
+  const params = resolveSimParams({ lucky: 0 });
+  const w = createWorld(params, 1500, 3);
+
+  it('follows solve()\'s contract: plans, scores, previous scores, drafts and the ledger', () => {
+    const seen: Observation[] = [];
+    const spy: RoutingPolicy = {
+      id: 'spy',
+      knob: 0.6,
+      episode: () => ({
+        plan: (t) => (t === 2 ? 'strong' : t === 3 ? 'accept' : 'score'),
+        decide: (o) => (seen.push(o), o.score < 0.6 ? 'regenerate' : 'accept'),
+      }),
+    };
+    for (let i = 0; i < 300; i++) {
+      seen.length = 0;
+      const r = runProblem(w, i, spy);
+      const n = stepsOf(w, i);
+      expect(r.steps).toHaveLength(n);
+      expect(r.steps[1]?.source ?? 'strong').toBe('strong');
+      if (n >= 3) expect(r.steps[2]!.source).toBe('weak');
+      expect(r.prmCalls).toBe(seen.length);
+      expect(seen.map((o) => o.t)).toEqual([1, ...Array.from({ length: Math.max(0, n - 3) }, (_, k) => k + 4)]);
+      for (const o of seen) {
+        expect(o.previous).toHaveLength(o.t - 1);
+        const step = r.steps[o.t - 1]!;
+        if (o.score < 0.6) expect(step).toMatchObject({ source: 'strong', draft: { score: o.score, tokens: o.draftTokens } });
+        else expect(step).toMatchObject({ source: 'weak', score: o.score, tokens: o.draftTokens });
+      }
+      // Steps before a scored draft carry the scores that call gave them.
+      const last = seen[seen.length - 1];
+      if (last) last.previous.forEach((s, k) => expect(r.steps[k]!.score).toBe(s));
+      expect(r.strongTokens).toBe(r.steps.filter((s) => s.source === 'strong').reduce((a, s) => a + s.tokens, 0));
+      expect(r.weakTokens).toBe(r.steps.filter((s) => s.source === 'weak').reduce((a, s) => a + s.tokens, 0));
+      expect(r.strongCalls).toBe(r.steps.filter((s) => s.source === 'strong').length);
+    }
+  });
+
+  it('grades a solution correct exactly when no kept step was wrong (no luck)', () => {
+    for (const r of runWorld(w, createPolicy('weak-only'))) {
+      const i = Number(r.id.slice(4));
+      const allRight = Array.from({ length: stepsOf(w, i) }, (_, t) => w.weakOk[w.offset[i]! + t]).every((x) => x === 1);
+      expect(r.correct).toBe(allRight);
+      expect(r.prmCalls).toBe(0);
+      expect(r.steps.every((s) => s.source === 'weak' && s.score === null)).toBe(true);
+    }
+  });
+
+  it('produces rows trim eval\'s summary accepts, with strong-only beating weak-only and thr in between', () => {
+    const rows = ['weak-only', 'strong-only', 'thr:0.5', 'thr:0.9', 'query:0.5', 'pomdp:0.001'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+    rows.forEach((r, i) => checkRow(JSON.parse(JSON.stringify(r)), `row ${i}`));
+    const s = buildSummary(rows);
+    expect(s.problems).toBe(1500);
+    expect(s.strong!.accuracy).toBeGreaterThan(s.weak!.accuracy + 0.15);
+    const thr = s.policies.find((p) => p.policy === 'thr')!;
+    expect(thr.points[0]!.cost!).toBeLessThan(thr.points[1]!.cost!);
+    expect(thr.points[0]!.accuracy).toBeGreaterThan(s.weak!.accuracy);
+    expect(s.policies.map((p) => p.policy)).toEqual(['pomdp', 'query', 'thr']);
+  });
+});
+
+describe('fitting the simulator to traces', () => {
+  it('recovers p_w, p_s, the score distributions and the lucky rate from mixed-policy traces', () => {
+    const truth = resolveSimParams({
+      weakAccuracy: 0.85,
+      strongAccuracy: 0.96,
+      difficulty: { problemSd: 0, stepSd: 0 },
+      scores: { ok: { mu: 2, sigma: 1.2 }, first: { mu: -0.5, sigma: 1.5 }, after: { mu: -1, sigma: 1 }, difficulty: 0 },
+      tokens: { difficulty: 0 },
+      lucky: 0.1,
+    });
+    const w = createWorld(truth, 700, 21);
+    const rows = ['weak-only', 'strong-only', 'thr:0.4', 'thr:0.8'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+    const start = resolveSimParams({ difficulty: { problemSd: 0, stepSd: 0 }, scores: { difficulty: 0 }, tokens: { difficulty: 0 } });
+    const fit = fitSimParams(rows, start, { matchProblems: 1500 });
+    expect(Math.abs(fit.params.weakAccuracy - 0.85)).toBeLessThan(0.02);
+    expect(Math.abs(fit.params.strongAccuracy - 0.96)).toBeLessThan(0.015);
+    expect(Math.abs(fit.params.scores.ok.mu - 2)).toBeLessThan(0.2);
+    expect(Math.abs(fit.params.scores.first.mu + 0.5)).toBeLessThan(0.4);
+    expect(Math.abs(fit.params.scores.after.mu + 1)).toBeLessThan(0.3);
+    expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThan(0.06);
+    expect(Math.abs(fit.params.length.mean - 6.5)).toBeLessThan(0.4);
+    expect(Object.keys(fit.kept)).toContain('difficulty');
+  });
+
+  it('refuses too few traces', () => {
+    expect(() => fitSimParams([], DEFAULT_SIM_PARAMS)).toThrow(/at least 20/);
+  });
+});
