@@ -50,6 +50,9 @@ describe('extractAnswer', () => {
     expect(extractAnswer(text, { fallbacks: 'explicit' })).toBeNull();
     expect(extractAnswer('Adding up, we find 34 hours in total. So, Charisma spends 34 hours in 4 weeks.')?.answer).toBe('34');
     expect(extractAnswer('So, Josh made a profit of $195,000.')?.answer).toBe('195,000');
+    expect(extractAnswer('Therefore, the answer to the question is **yes**, such a subset \\(X\\) exists.')?.answer).toBe('yes');
+    expect(extractAnswer('Therefore, **the least value** is \\(5\\) here.')?.answer).toBe('5');
+    expect(extractAnswer('So the number of rows is **6**. This completes the argument.')?.answer).toBe('6');
     expect(
       extractAnswer('Thus, the integer values of \\(x\\) that satisfy the given inequality are \\(-1, 0,\\) and \\(1\\).')?.answer,
     ).toBe('-1, 0, 1');

@@ -97,10 +97,15 @@ function conclusion(text: string): string | null {
 /** The value a sentence states: bold text, else the math after its last "is/are/=", else a number. */
 function valueInSentence(sentence: string): string | null {
   const s = markCurrency(sentence);
-  const bold = [...s.matchAll(/\*\*([^*\n]{1,200}?)\*\*/g)].map((m) => m[1]!.trim()).filter((b) => !/:$/.test(b));
-  const boldValue = bold.reverse().find((b) => /\d|\\/.test(b));
-  if (boldValue) return stripDelimiters(boldValue).trim();
+  const bold = [...s.matchAll(/\*\*([^*\n]{1,200}?)\*\*/g)]
+    .map((m) => ({ text: m[1]!.trim(), at: m.index }))
+    .filter((b) => !/:$/.test(b.text))
+    .reverse();
   const verb = lastVerb(s);
+  // Bold mathematics is the answer ("is **12**"); bold words are only when they follow the verb
+  // ("the answer is **yes**", not "**The answer** is \(5\)").
+  const boldValue = bold.find((b) => /\d|\\/.test(b.text)) ?? bold.find((b) => verb >= 0 && b.at >= verb - 1 && b.text.split(/\s+/).length <= 3);
+  if (boldValue) return stripDelimiters(boldValue.text).trim();
   const part = verb >= 0 ? s.slice(verb) : s;
   // After a verb the value comes first ("is \(33\) because…"); with no verb the statement is the last
   // math ("Therefore, \(\cos \angle RPS = -\frac{24}{25}\)").
