@@ -1,0 +1,119 @@
+// `trim organism`: writes the organism's data splits, and labels model solutions step by step (the
+// training scripts in training/ call it, so the task and its checker exist once, in TypeScript).
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { splitSteps } from '../../core/steps.ts';
+import { checkSolution } from '../../organism/checker.ts';
+import { OrganismFormatError } from '../../organism/errors.ts';
+import { ORGANISM_SEED, SPLIT_NAMES, generateSplits, toJsonl, type SplitName } from '../../organism/splits.ts';
+import { UsageError, type Command } from '../command.ts';
+
+const usage = `
+Usage:
+  trim organism data --out DIR [--seed N] [--test N] [--val N] [--train N]
+      Writes DIR/test.jsonl, DIR/val.jsonl and DIR/train.jsonl (disjoint, seeded; defaults
+      500 / 500 / 100000, seed ${ORGANISM_SEED}; a split of size 0 is not written).
+      Rows: {"id", "problem", "answer", "steps"}.
+  trim organism check --in FILE [--out FILE]
+      Labels solutions step by step. Each input line is {"problem", "steps": [..]} or
+      {"problem", "solution": "..."}; each output line adds "labels" (correct | first-wrong |
+      after-error per step), "fault", "answer", "expected" and "correct". A summary goes to stderr.
+`;
+
+function count(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number ≥ 0, got "${v}".`);
+  return n;
+}
+
+/** parseArgs' own errors are usage errors (exit code 2). */
+function usageErrors<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function data(argv: string[]): void {
+  const { values } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        out: { type: 'string' },
+        seed: { type: 'string' },
+        test: { type: 'string' },
+        val: { type: 'string' },
+        train: { type: 'string' },
+      },
+    }),
+  );
+  if (!values.out) throw new UsageError('--out DIR is required.');
+  const sizes: Partial<Record<SplitName, number>> = {};
+  for (const name of SPLIT_NAMES) {
+    const n = count(values[name], name);
+    if (n !== undefined) sizes[name] = n;
+  }
+  const splits = generateSplits(sizes, count(values.seed, 'seed') ?? ORGANISM_SEED);
+  mkdirSync(values.out, { recursive: true });
+  // A split asked to be empty is not written: "--val 0 --train 0" refreshes the test set alone.
+  const written = SPLIT_NAMES.filter((n) => splits[n].length > 0);
+  for (const name of written) writeFileSync(join(values.out, `${name}.jsonl`), toJsonl(splits[name]));
+  process.stderr.write(`wrote ${written.map((n) => `${splits[n].length} ${n}`).join(', ') || 'nothing'} to ${values.out}\n`);
+}
+
+function stepsOf(row: Record<string, unknown>, line: number): string[] {
+  if (Array.isArray(row.steps) && row.steps.every((s) => typeof s === 'string')) return row.steps as string[];
+  if (typeof row.solution === 'string') return splitSteps(row.solution);
+  throw new OrganismFormatError(`Line ${line}: needs "steps" (an array of strings) or "solution" (a string).`);
+}
+
+function check(argv: string[]): void {
+  const { values } = usageErrors(() => parseArgs({ args: argv, options: { in: { type: 'string' }, out: { type: 'string' } } }));
+  if (!values.in) throw new UsageError('--in FILE is required.');
+  const out: string[] = [];
+  let solutions = 0;
+  let correct = 0;
+  let steps = 0;
+  let goodSteps = 0;
+  readFileSync(values.in, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (!text.trim()) return;
+      let row: Record<string, unknown>;
+      try {
+        row = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        throw new OrganismFormatError(`Line ${i + 1} of ${values.in} is not JSON; fix or remove it.`);
+      }
+      if (typeof row.problem !== 'string') throw new OrganismFormatError(`Line ${i + 1}: "problem" must be a string.`);
+      const c = checkSolution(row.problem, stepsOf(row, i + 1));
+      solutions++;
+      if (c.correct) correct++;
+      steps += c.steps.length;
+      goodSteps += c.steps.filter((s) => s.label === 'correct').length;
+      const fault = c.firstError === null ? null : c.steps[c.firstError]!.fault;
+      out.push(JSON.stringify({ ...row, labels: c.steps.map((s) => s.label), fault, answer: c.answer, expected: c.expected, correct: c.correct }));
+    });
+  const body = out.join('\n') + (out.length ? '\n' : '');
+  if (values.out) writeFileSync(values.out, body);
+  else process.stdout.write(body);
+  const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) : '0.0');
+  process.stderr.write(`${solutions} solutions: ${pct(correct, solutions)}% final answers correct, ${pct(goodSteps, steps)}% of ${steps} steps before any error\n`);
+}
+
+const subcommands: Record<string, (argv: string[]) => void> = { data, check };
+
+export const command: Command = {
+  summary: 'Organism task: write its data splits, label solutions step by step',
+  usage,
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    const f = sub ? subcommands[sub] : undefined;
+    if (!f) throw new UsageError(`Expected a subcommand: ${Object.keys(subcommands).join(' or ')}.\n${usage}`);
+    f(rest);
+  },
+};
