@@ -41,10 +41,15 @@ interface Context {
 const ORDER_REQUESTED =
   /\bin (?:increasing|decreasing|ascending|descending|numerical|alphabetical|the given|the same|that|this) order\b|\bfrom (?:least|smallest|lowest|greatest|largest|highest) to\b/i;
 
+/** Longer answers are not normalised or parsed (see isEquivalent). */
+const MAX_INPUT_CHARS = 5000;
+
 const ROUNDING_REQUESTED = /\b(?:decimal places?|nearest|round(?:ed|ing)?|approximate(?:ly)?|significant (?:figures|digits))\b/i;
 
 export function isEquivalent(pred: string, gold: string, opts: EquivalenceOptions = {}): boolean {
   if (typeof pred !== 'string' || typeof gold !== 'string') return false;
+  // No final answer is this long; such text is compared as it is, without reading it.
+  if (pred.length > MAX_INPUT_CHARS || gold.length > MAX_INPUT_CHARS) return pred.trim() === gold.trim() && pred.trim() !== '';
   const p = normalizeAnswer(pred);
   const g = normalizeAnswer(gold);
   if (!p || !g) return false;

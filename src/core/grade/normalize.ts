@@ -2,7 +2,8 @@
 // `normalizeAnswer` removes what never carries meaning in a final answer (math delimiters, spacing,
 // sizing, \dfrac vs \frac…); `cleanScalar` then works on one part of a list and removes what is
 // presentation around a value (units, degrees, percent, dollars) while remembering the marks that can
-// change the value (percent, degrees). Every regex here is linear (no nested quantifiers).
+// change the value (percent, degrees). The regexes run on whitespace-collapsed text and have no nested
+// quantifiers, so none can backtrack badly on hostile input.
 
 import { braceMatches } from './latex.ts';
 import { parseNumber } from './number.ts';
@@ -58,9 +59,17 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/^[a-zA-Z]\s*\\in\s+/, '');
   // "… + k\pi for k \in \mathbb{Z}": the range of a parameter qualifies the answer, it is not part of it.
   s = s.replace(PARAMETER_RANGE, '');
-  s = s.replace(/(?:\s|[.;,:])+$/, '');
+  s = trimTrailingPunctuation(s);
   s = stripOuterBraces(s);
   return s;
+}
+
+/** Trailing spaces and sentence punctuation, removed in one backward pass (a regex like
+ * /[\s.]+$/ is quadratic on a long run of dots that does not reach the end). */
+function trimTrailingPunctuation(s: string): string {
+  let end = s.length;
+  while (end > 0 && /[\s.;,:]/.test(s[end - 1]!)) end--;
+  return s.slice(0, end);
 }
 
 /** "{5}" → "5": a group around the whole answer carries nothing. */
@@ -114,7 +123,7 @@ function dropTrailingWords(s: string): string {
   // After a plain number any words are what is counted; after an expression only known units are
   // dropped, since "2 n" or "a b" are products, not units.
   if (tail.every(isUnitWord) && /\d|\\pi|\\sqrt|\\frac/.test(head)) return head;
-  if (parseNumber(head.replace(/\s+/g, '')) && tail.every((w) => w.length >= 2)) return head;
+  if (parseNumber(head.replace(/\s+/g, '')) && tail.every((w) => w.length >= 3 || isUnitWord(w))) return head;
   return s;
 }
 
@@ -138,7 +147,7 @@ export function cleanScalar(raw: string): Scalar {
   s = dropTrailingWords(s);
   // A trailing "C" or "F" after a degree mark is the temperature scale, not a variable.
   if (degrees) s = s.replace(/\s*[CF]$/, '');
-  s = s.replace(/(?:\s|[.;,:])+$/, '').replace(/^[:\s]+/, '');
+  s = trimTrailingPunctuation(s).replace(/^[:\s]+/, '');
   if (isPhrase(s, wasText)) return { tex: phrase(s), percent, degrees, text: true };
   return { tex: compactTex(s), percent, degrees, text: false };
 }
