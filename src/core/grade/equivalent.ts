@@ -22,7 +22,10 @@ export interface EquivalenceOptions {
   tolerance?: number;
   /** The problem text: used for the list-order default and to read multiple-choice options. */
   problem?: string;
-  /** Wall-clock budget for one comparison, in ms (default 2000). Past it, the answer is not equal. */
+  /**
+   * Wall-clock budget for one comparison, in ms (default 5000). Past it, the answer is not equal. Real
+   * answers take milliseconds; only pathological ones come near it.
+   */
   timeLimitMs?: number;
 }
 
@@ -60,7 +63,7 @@ export function isEquivalent(pred: string, gold: string, opts: EquivalenceOption
     tolerance: typeof opts.tolerance === 'number' && opts.tolerance >= 0 ? opts.tolerance : null,
     options: null,
     problem,
-    deadline: Date.now() + (opts.timeLimitMs ?? 2000),
+    deadline: Date.now() + (opts.timeLimitMs ?? 5000),
     rounding: !!problem && ROUNDING_REQUESTED.test(problem),
     values: new Map(),
   };
