@@ -47,9 +47,9 @@ export interface Settings {
   remoteTimeoutMs: number;
 }
 
-/** The page's own tiny models (built by the fixture script), served beside the page. */
-export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/fixture/lm' };
-export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/fixture/prm', head: 'value' };
+/** The page's own tiny models (written to public/models by `npm run fixtures:page`), served beside the page. */
+export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/tiny-lm' };
+export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/tiny-prm', head: 'value' };
 
 export function defaultSettings(): Settings {
   return {

@@ -26,7 +26,14 @@ const BASE_FLAGS = [
 /** Builds the page into a fresh folder and returns it with the size report the build printed. */
 export async function buildPage(): Promise<{ dir: string; report: SizeReport; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'trim-page-'));
-  await build({ root: REPO_ROOT, configFile: resolve(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+  // Vitest sets NODE_ENV=test, which would make Vite build a non-production page (no service worker).
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ root: REPO_ROOT, configFile: resolve(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir: dir, emptyOutDir: true } });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
   const report = (globalThis as Record<symbol, unknown>)[SIZE_REPORT] as SizeReport | undefined;
   if (!report) throw new Error('the build did not report its sizes');
   return { dir, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -1,0 +1,261 @@
+// The page: wires settings, models, the solve loop, the ledger and the history together. The solve loop
+// runs on this thread but only awaits workers and the network, so the page stays responsive.
+
+import 'katex/dist/katex.min.css';
+import './styles.css';
+import { openAIStepModel } from '../backends/openai.ts';
+import { WebGpuMemoryError } from '../backends/webllm.ts';
+import { errorMessage, isAbort } from '../core/errors.ts';
+import { validateProblem } from '../core/solve.ts';
+import { describeCapabilities, preflight, type Capabilities } from './capabilities.ts';
+import { byId, h } from './dom.ts';
+import { History, type SolveRecord } from './history.ts';
+import { clearModelCaches, ModelManager } from './models.ts';
+import { smallerWebllmModel } from './presets.ts';
+import { startRun, type Run } from './runner.ts';
+import { ApiKeyStore } from './secrets.ts';
+import { defaultSettings, formatPrmSpec, formatWeakSpec, type Settings } from './settings.ts';
+import { loadStoredSettings, saveSettings, sessionId } from './storage.ts';
+import { readUrlConfig, settingsToQuery } from './url-config.ts';
+import { confirmTransmission } from './views/confirm-dialog.ts';
+import { HistoryView } from './views/history-view.ts';
+import { LedgerView } from './views/ledger-view.ts';
+import { SettingsView } from './views/settings-view.ts';
+import { SolveView } from './views/solve-view.ts';
+
+async function boot(): Promise<void> {
+  registerServiceWorker();
+  const notices = byId('notices');
+  const notify = (msg: string) => notices.append(h('p', {}, msg));
+
+  const caps: Capabilities = await preflight(navigator as unknown as Parameters<typeof preflight>[0]);
+  const deviceStatus = byId('device-status');
+  deviceStatus.textContent = describeCapabilities(caps);
+  deviceStatus.dataset.webgpu = String(caps.webgpu.available);
+
+  const keys = new ApiKeyStore(safeLocalStorage());
+  const url = readUrlConfig(location.search, loadStoredSettings(defaultSettings()));
+  url.problems.forEach(notify);
+  if (url.secrets.length) scrubSecretsFromAddressBar(url.secrets);
+  let settings: Settings = url.settings;
+
+  const history = await History.open().catch((err) => {
+    notify(`The history cannot be stored in this browser (${errorMessage(err)}); solutions stay on screen only.`);
+    return null;
+  });
+  const session = sessionId();
+  const memoryRecords: SolveRecord[] = [];
+  const records = async () => (history ? history.list() : [...memoryRecords].reverse());
+
+  const solveView = new SolveView({
+    steps: byId<HTMLOListElement>('steps'),
+    answer: byId('answer'),
+    answerText: byId('answer-text'),
+    status: byId('run-status'),
+    error: byId('run-error'),
+  });
+  const ledgerView = new LedgerView(byId('ledger-body'));
+  let shown: SolveRecord | null = null;
+  const refresh = async () => {
+    const all = await records();
+    ledgerView.render(shown, all.filter((r) => r.sessionId === session));
+    historyView.render(all);
+  };
+  const historyView = new HistoryView(byId('history-body'), (r) => {
+    shown = r;
+    byId<HTMLTextAreaElement>('problem').value = r.problem;
+    solveView.showRecord(r);
+    void refresh();
+  });
+
+  const settingsView = new SettingsView(caps, ({ settings: next, apiKey, remember }) => {
+    settings = next;
+    if (apiKey !== null) keys.set(apiKey, remember);
+    else if (keys.get()) keys.set(keys.get()!, remember);
+    saveSettings(settings);
+    history_replace(settingsToQuery(settings));
+    settingsView.fill(settings, keys.remembered, !!keys.get());
+    byId('settings-message').textContent = 'Settings applied.';
+  });
+  settingsView.fill(settings, keys.remembered, !!keys.get());
+  const models = new ModelManager(caps, document.baseURI, (role, s) => settingsView.showStatus(role, s));
+
+  const networkStatus = byId('network-status');
+  const showNetwork = () => {
+    networkStatus.hidden = navigator.onLine;
+    networkStatus.textContent = navigator.onLine ? '' : 'Offline: routing to the remote model is paused. Steps that would have been sent are kept from the small model and marked.';
+  };
+  addEventListener('online', showNetwork);
+  addEventListener('offline', showNetwork);
+  showNetwork();
+
+  const problemBox = byId<HTMLTextAreaElement>('problem');
+  if (url.problem) problemBox.value = url.problem;
+  const solveButton = byId<HTMLButtonElement>('solve-button');
+  const stopButton = byId<HTMLButtonElement>('stop-button');
+  let run: Run | null = null;
+  let loading: AbortController | null = null;
+
+  const confirmEls = {
+    dialog: byId<HTMLDialogElement>('confirm-dialog'),
+    host: byId('confirm-host'),
+    url: byId('confirm-url'),
+    body: byId('confirm-body'),
+    send: byId<HTMLButtonElement>('confirm-send'),
+    refuse: byId<HTMLButtonElement>('confirm-refuse'),
+  };
+
+  const solveNow = async () => {
+    let problem: string;
+    try {
+      problem = validateProblem(problemBox.value);
+    } catch (err) {
+      solveView.begin('');
+      solveView.showError(errorMessage(err));
+      return;
+    }
+    solveButton.disabled = true;
+    stopButton.disabled = false;
+    document.body.dataset.running = 'true';
+    shown = null;
+    solveView.begin('Loading models…');
+    const s = settings;
+    loading = new AbortController();
+    try {
+      const { weak, prm } = await models.prepare(s, loading.signal);
+      loading = null;
+      const key = keys.get();
+      const strong = s.remote
+        ? openAIStepModel({ baseUrl: s.remote.baseUrl, model: s.remote.model, mode: s.remote.mode, apiKey: key ?? undefined, http: { timeoutMs: s.remoteTimeoutMs, maxRetries: 2 } })
+        : null;
+      run = startRun(problem, {
+        weak,
+        prm,
+        strong,
+        settings: s,
+        gate: () => (!navigator.onLine ? 'offline' : !s.remote ? 'no-remote' : null),
+        confirm: s.confirmRemote ? (t, signal) => confirmTransmission(confirmEls, t, signal) : undefined,
+        save: async (r) => {
+          if (history) await history.save(r);
+          else {
+            const i = memoryRecords.findIndex((x) => x.id === r.id);
+            if (i >= 0) memoryRecords[i] = r;
+            else memoryRecords.push(r);
+          }
+        },
+        sessionId: session,
+        setup: { weak: formatWeakSpec(s.weak), prm: formatPrmSpec(s.prm), remote: s.remote ? `${s.remote.model} @ ${new URL(s.remote.baseUrl).host}` : null, policy: s.policy },
+        onEvent: (e, rec) => {
+          solveView.onEvent(e, rec);
+          if (e.type === 'step' || e.type === 'done') {
+            shown = rec;
+            void refresh();
+          }
+        },
+      });
+      shown = run.record;
+      const rec = await run.done;
+      shown = rec;
+      if (rec.error && rec.status === 'error') solveView.showError(rec.error);
+    } catch (err) {
+      if (isAbort(err)) solveView.setStatus('Stopped while loading the models.');
+      else showLoadError(err);
+    } finally {
+      run = null;
+      loading = null;
+      solveButton.disabled = false;
+      stopButton.disabled = true;
+      await refresh();
+      // For anyone (tests included) waiting for a run to finish.
+      document.body.dataset.running = 'false';
+      document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
+    }
+  };
+
+  const showLoadError = (err: unknown) => {
+    const smaller = err instanceof WebGpuMemoryError ? smallerWebllmModel(err.modelId) : null;
+    solveView.setStatus('');
+    solveView.showError(
+      errorMessage(err),
+      smaller
+        ? {
+            label: `Load the smaller ${smaller}`,
+            run: () => {
+              settings = { ...settings, weak: { kind: 'webllm', model: smaller } };
+              saveSettings(settings);
+              settingsView.fill(settings, keys.remembered, !!keys.get());
+              void models.unloadAll().then(solveNow);
+            },
+          }
+        : undefined,
+    );
+  };
+
+  solveButton.addEventListener('click', () => void solveNow());
+  stopButton.addEventListener('click', () => {
+    run?.stop();
+    loading?.abort();
+    stopButton.disabled = true;
+  });
+  byId('forget-key').addEventListener('click', () => {
+    keys.forget();
+    settingsView.fill(settings, false, false);
+    byId('settings-message').textContent = 'The API key was forgotten.';
+  });
+  byId('load-models').addEventListener('click', () => {
+    const ac = new AbortController();
+    models.prepare(settings, ac.signal).then(
+      () => (byId('settings-message').textContent = 'Models loaded.'),
+      (err) => (byId('settings-message').textContent = errorMessage(err)),
+    );
+  });
+  byId('copy-link').addEventListener('click', async () => {
+    const link = location.origin + location.pathname + settingsToQuery(settings, problemBox.value);
+    await navigator.clipboard?.writeText(link).catch(() => {});
+    byId('settings-message').textContent = `Link (no API key in it): ${link}`;
+  });
+  byId('clear-cache').addEventListener('click', async () => {
+    await models.unloadAll();
+    const cleared = await clearModelCaches();
+    byId('settings-message').textContent = cleared.length ? `Cleared: ${cleared.join(', ')}. Models download again on the next solve.` : 'No cached models were found.';
+  });
+  byId('clear-history').addEventListener('click', async () => {
+    await history?.clear();
+    memoryRecords.length = 0;
+    shown = null;
+    await refresh();
+  });
+
+  await refresh();
+  document.body.dataset.ready = 'true';
+}
+
+function history_replace(query: string): void {
+  window.history.replaceState(null, '', location.pathname + query);
+}
+
+/** A secret typed into a link must not stay in the address bar (or the browser history). */
+function scrubSecretsFromAddressBar(names: string[]): void {
+  const params = new URLSearchParams(location.search);
+  names.forEach((n) => params.delete(n));
+  const q = params.toString();
+  history_replace(q ? `?${q}` : '');
+}
+
+function safeLocalStorage(): Storage | null {
+  try {
+    return localStorage;
+  } catch {
+    return null;
+  }
+}
+
+function registerServiceWorker(): void {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((err) => console.warn('Offline support is unavailable:', errorMessage(err)));
+}
+
+boot().catch((err) => {
+  const el = document.getElementById('notices');
+  if (el) el.textContent = `The page failed to start: ${errorMessage(err)}`;
+});

@@ -1,0 +1,173 @@
+// The page's local models: which workers run, with which model, and reuse across solves. A model is
+// loaded once and kept while the settings name the same one; a crashed worker is restarted by its
+// client. transformers.js models run in workers/lm.worker.ts and workers/prm.worker.ts, WebLLM in
+// workers/webllm.worker.ts.
+
+import { AbortedError, ConfigError } from '../core/errors.ts';
+import type { StepModel, StepScorer } from '../core/types.ts';
+import { selfCheckScorer } from '../backends/self-check.ts';
+import { connectWebLlm, webllmProbe, webllmStepModel, type WebLlmEngine } from '../backends/webllm.ts';
+import { WorkerClient, type WorkerStatus } from '../backends/worker-client.ts';
+import { tjsDevice, type Capabilities } from './capabilities.ts';
+import type { PrmHead, Settings } from './settings.ts';
+
+export type ModelRole = 'weak' | 'prm';
+
+/** What a transformers.js worker is asked to load (URLs absolute: workers resolve against their own URL). */
+export interface TjsWorkerConfig {
+  url: string;
+  device: 'webgpu' | 'wasm';
+  /** Self-hosted ONNX Runtime files. */
+  ort: { wasm: string; mjs: string };
+  /** PRM only. */
+  head?: PrmHead;
+}
+
+export interface PreparedModels {
+  weak: StepModel;
+  prm?: StepScorer;
+}
+
+interface Held<T> {
+  key: string;
+  value: T;
+  dispose(): Promise<void>;
+}
+
+export class ModelManager {
+  private lm: Held<WorkerClient<TjsWorkerConfig>> | null = null;
+  private prmClient: Held<WorkerClient<TjsWorkerConfig>> | null = null;
+  private webllm: Held<WebLlmEngine & { unload(): Promise<void> }> | null = null;
+
+  constructor(
+    private readonly caps: Capabilities,
+    /** The page's base URL: model URLs and ./ort/ are resolved against it. */
+    private readonly base: string,
+    private readonly onStatus: (role: ModelRole, s: WorkerStatus) => void,
+  ) {}
+
+  /** Loads (or reuses) the models the settings name; Stop (the signal) abandons the wait. */
+  async prepare(s: Settings, signal: AbortSignal): Promise<PreparedModels> {
+    return abortable(this.load(s), signal);
+  }
+
+  private async load(s: Settings): Promise<PreparedModels> {
+    const device = tjsDevice(s.device, this.caps);
+    const ort = { wasm: this.abs('./ort/ort-wasm-simd-threaded.asyncify.wasm'), mjs: this.abs('./ort/ort-wasm-simd-threaded.asyncify.mjs') };
+    let weak: StepModel;
+    let selfProbe: () => StepScorer;
+    const w = s.weak;
+    if (w.kind === 'tjs') {
+      const client = await this.tjsWorker('lm', { url: this.abs(w.url), device, ort });
+      weak = client.stepModel(`tjs:${w.url}`);
+      selfProbe = () => selfCheckScorer(client.probe(`tjs:${w.url}`));
+    } else {
+      const engine = await this.webllmEngine(w.model);
+      weak = webllmStepModel(engine, w.model);
+      selfProbe = () => selfCheckScorer(webllmProbe(engine, w.model));
+    }
+    if (s.prm.kind === 'none') return { weak };
+    if (s.prm.kind === 'self') return { weak, prm: selfProbe() };
+    const client = await this.tjsWorker('prm', { url: this.abs(s.prm.url), device, ort, head: s.prm.head });
+    return { weak, prm: client.scorer(`tjs:${s.prm.url}#${s.prm.head}`) };
+  }
+
+  private async tjsWorker(kind: 'lm' | 'prm', config: TjsWorkerConfig): Promise<WorkerClient<TjsWorkerConfig>> {
+    const key = JSON.stringify(config);
+    const slot = kind === 'lm' ? this.lm : this.prmClient;
+    if (slot?.key === key) {
+      await slot.value.ready();
+      return slot.value;
+    }
+    await slot?.dispose();
+    const role: ModelRole = kind === 'lm' ? 'weak' : 'prm';
+    // Vite bundles each worker from these literal URLs; they must stay written out in full.
+    const create =
+      kind === 'lm'
+        ? () => new Worker(new URL('../../workers/lm.worker.ts', import.meta.url), { type: 'module', name: 'small model' })
+        : () => new Worker(new URL('../../workers/prm.worker.ts', import.meta.url), { type: 'module', name: 'PRM' });
+    const client = new WorkerClient<TjsWorkerConfig>({
+      name: kind === 'lm' ? 'the small model' : 'the PRM',
+      create,
+      config,
+      onStatus: (st) => this.onStatus(role, st),
+    });
+    const held = { key, value: client, dispose: () => client.dispose() };
+    if (kind === 'lm') this.lm = held;
+    else this.prmClient = held;
+    await client.ready();
+    return client;
+  }
+
+  private async webllmEngine(modelId: string): Promise<WebLlmEngine> {
+    if (this.webllm?.key === modelId) return this.webllm.value;
+    if (!this.caps.webgpu.available)
+      throw new ConfigError(
+        `WebLLM models need WebGPU, and ${this.caps.webgpu.reason}. Choose the offline demo or a transformers.js model (they run on WebAssembly), or the policy strong-only to use the remote model alone.`,
+      );
+    await this.webllm?.dispose();
+    this.webllm = null;
+    this.onStatus('weak', { type: 'loading' });
+    const worker = new Worker(new URL('../../workers/webllm.worker.ts', import.meta.url), { type: 'module', name: 'WebLLM' });
+    // WebLLM's own handler owns the worker's messages; a crash still surfaces as an error event.
+    worker.addEventListener('error', (e) => {
+      if (this.webllm?.key !== modelId) return;
+      this.webllm = null;
+      worker.terminate();
+      this.onStatus('weak', { type: 'lost', reason: `The WebLLM worker crashed (${e.message || 'no details'}). It will be restarted on the next solve.` });
+    });
+    try {
+      const engine = await connectWebLlm(worker, modelId, (p) =>
+        this.onStatus('weak', { type: 'progress', progress: { loaded: p.progress, total: 1, text: p.text } }),
+      );
+      this.webllm = { key: modelId, value: engine, dispose: async () => (await engine.unload().catch(() => {}), worker.terminate()) };
+      this.onStatus('weak', { type: 'ready', description: `${modelId} (WebLLM, WebGPU)` });
+      return engine;
+    } catch (err) {
+      worker.terminate();
+      this.onStatus('weak', { type: 'failed', message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+  }
+
+  /** Unloads every model; the next solve loads them again (from the browser cache if it is still there). */
+  async unloadAll(): Promise<void> {
+    const held = [this.lm, this.prmClient, this.webllm];
+    this.lm = this.prmClient = this.webllm = null;
+    await Promise.all(held.map((x) => x?.dispose().catch(() => {})));
+  }
+
+  private abs(url: string): string {
+    return new URL(url.endsWith('/') ? url : url + '/', this.base).href.replace(/\/$/, '');
+  }
+}
+
+/** Cache Storage and IndexedDB entries that hold model files (transformers.js, WebLLM, runtime-cached files). */
+const MODEL_CACHE = /^(trim-models|transformers-cache|webllm|trim-runtime)/;
+
+/** Deletes downloaded models; the app shell stays cached so the page still opens offline. */
+export async function clearModelCaches(): Promise<string[]> {
+  const cleared: string[] = [];
+  if (typeof caches !== 'undefined') {
+    for (const name of await caches.keys()) if (MODEL_CACHE.test(name) && (await caches.delete(name))) cleared.push(name);
+  }
+  const dbs = (await indexedDB.databases?.()) ?? [];
+  for (const db of dbs) {
+    if (!db.name || !MODEL_CACHE.test(db.name)) continue;
+    await new Promise<void>((ok) => {
+      const r = indexedDB.deleteDatabase(db.name!);
+      r.onsuccess = r.onerror = r.onblocked = () => ok();
+    });
+    cleared.push(db.name);
+  }
+  return cleared;
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((ok, fail) => {
+    const onAbort = () => fail(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(ok, fail).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,250 @@
+// The built page in headless Chromium (SwiftShader WebGPU, or none), with tiny fixture models served
+// beside it and a loopback OpenAI-compatible server as the remote model. One build and two browser
+// launches for the whole file: SwiftShader and WASM are slow, so the scenarios share them.
+
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INITIAL_JS_TARGET_GZIP } from '../src/app/build/vite-plugins.ts';
+import type { StaticServer } from '../src/cli/static-server.ts';
+import { mulberry32 } from '../src/core/rng.ts';
+import { tinyModel } from './helpers/fixtures.ts';
+import { continuedSteps, startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
+import { buildPage, launch, openPage, servePage, type Browser } from './helpers/page.ts';
+import { REPO_ROOT } from './helpers/paths.ts';
+
+let built: Awaited<ReturnType<typeof buildPage>>;
+let site: StaticServer;
+let remote: TestServer;
+let gpu: Browser;
+let noGpu: Browser;
+
+/** A seed under which the random policy (rate 0.5) plans exactly these first steps. */
+function seedFor(plan: ('strong' | 'accept')[]): number {
+  for (let seed = 1; ; seed++) {
+    const rng = mulberry32(seed);
+    if (plan.every((p) => (rng() < 0.5 ? 'strong' : 'accept') === p)) return seed;
+  }
+}
+
+function pageUrl(params: Record<string, string | number>): string {
+  // The small model and PRM are the page's default preset (./models/tiny-lm, ./models/tiny-prm).
+  const q = new URLSearchParams({
+    remote: remote.url,
+    remoteModel: 'big',
+    remoteMode: 'raw',
+    maxStepTokens: '12',
+    ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
+  });
+  return `${site.url}?${q}`;
+}
+
+async function solve(page: Page, problem?: string): Promise<void> {
+  const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+  if (problem !== undefined) await page.getByRole('textbox', { name: 'Problem', exact: true }).fill(problem);
+  await page.getByRole('button', { name: 'Solve', exact: true }).click();
+  await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 120_000 });
+}
+
+const sources = (page: Page) => page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.source));
+const ledgerCell = async (page: Page, scope: 'problem' | 'session', field: string) =>
+  Number(await page.textContent(`#ledger-body td[data-scope="${scope}"][data-field="${field}"]`));
+
+beforeAll(async () => {
+  const [b, lm, prm] = await Promise.all([buildPage(), tinyModel({ head: 'lm' }), tinyModel({ head: 'value' })]);
+  built = b;
+  site = await servePage(built.dir, { '/models/tiny-lm/': lm.dir, '/models/tiny-prm/': prm.dir });
+  remote = await startOpenAIServer();
+  [gpu, noGpu] = await Promise.all([launch({ webgpu: true }), launch({ webgpu: false })]);
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([gpu?.close(), noGpu?.close(), remote?.close(), site?.close()]);
+  built?.cleanup();
+});
+
+describe('the page', () => {
+  it('builds an initial app bundle within the size target', () => {
+    expect(built.report.initial.gzip).toBeLessThanOrEqual(INITIAL_JS_TARGET_GZIP);
+    expect(built.report.initial.files.join(' ')).not.toMatch(/worker|ort/);
+  });
+
+  it('solves with both sources on WebGPU, its ledger matches the server, it stays responsive, and history survives a reload', async () => {
+    remote.respond = (req) => ({ text: `Remote step ${continuedSteps(req).length + 1}: $y^2 = 4$, so $y = 2$.`, chunkDelayMs: 60 });
+    const before = remote.generations.length;
+    const { page, errors, dialogs } = await openPage(gpu.context, pageUrl({ policy: 'random:0.5', seed: seedFor(['strong', 'accept']), maxSteps: 3, device: 'webgpu' }));
+    await page.evaluate(() => {
+      const w = window as unknown as { ticks: number };
+      w.ticks = 0;
+      const tick = () => {
+        w.ticks++;
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+    await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Solve $x^2 = 4$ for $x > 0$.');
+    await page.getByRole('button', { name: 'Solve', exact: true }).click();
+    // While it solves, frames keep coming and a button's handler runs.
+    await page.waitForSelector('#steps li[data-live]', { timeout: 60_000 });
+    const ticks0 = await page.evaluate(() => (window as unknown as { ticks: number }).ticks);
+    await page.getByRole('button', { name: 'Copy link to this set-up' }).click();
+    await expect.poll(() => page.textContent('#settings-message')).toMatch(/^Link \(no API key in it\)/);
+    expect(await page.getAttribute('body', 'data-running')).toBe('true');
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => (window as unknown as { ticks: number }).ticks)).toBeGreaterThan(ticks0);
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 120_000 });
+
+    const src = await sources(page);
+    expect(src).toContain('weak');
+    expect(src).toContain('strong');
+    expect(await page.textContent('#steps li[data-source="strong"] .where')).toBe('Remote');
+    expect(await page.textContent('#steps li[data-source="weak"] .where')).toBe('On device');
+    // KaTeX rendered the remote step's math.
+    expect(await page.locator('#steps li[data-source="strong"] .katex').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#prm-status')).toMatch(/ready/);
+
+    const gens = remote.generations.slice(before);
+    expect(gens.length).toBe(src.filter((s) => s === 'strong').length);
+    expect(await ledgerCell(page, 'problem', 'sentRequests')).toBe(gens.length);
+    expect(await ledgerCell(page, 'problem', 'strongTokens')).toBe(gens.reduce((a, g) => a + g.usage!.completion_tokens, 0));
+    expect(await ledgerCell(page, 'problem', 'strongPromptTokens')).toBe(gens.reduce((a, g) => a + g.usage!.prompt_tokens, 0));
+    expect(await ledgerCell(page, 'problem', 'sentChars')).toBe(gens.reduce((a, g) => a + g.rawBody.length, 0));
+    expect(await page.$$eval('#ledger-body pre.body', (pres) => pres.map((p) => p.textContent))).toEqual(gens.map((g) => g.rawBody));
+    expect(await page.textContent('#ledger-body .hosts')).toContain(new URL(remote.url).host);
+    expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBeGreaterThan(0);
+
+    const shot = join(mkdtempSync(join(tmpdir(), 'trim-shot-')), 'solve.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    if (process.env.TRIM_UPDATE_SCREENSHOT) {
+      mkdirSync(resolve(REPO_ROOT, 'test/screenshots'), { recursive: true });
+      copyFileSync(shot, resolve(REPO_ROOT, 'test/screenshots/solve.png'));
+    }
+
+    const stepsBefore = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => li.textContent));
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    await page.getByRole('button', { name: 'Solve $x^2 = 4$ for $x > 0$.' }).click();
+    expect(await page.$$eval('#steps > li.step', (lis) => lis.map((li) => li.textContent))).toEqual(stepsBefore);
+    expect(await ledgerCell(page, 'problem', 'sentRequests')).toBe(gens.length);
+    expect(await ledgerCell(page, 'session', 'sentRequests')).toBe(gens.length);
+    expect(errors).toEqual([]);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
+  it('Stop ends a solve mid-way: it aborts the remote request and local generation, and keeps the transcript', async () => {
+    remote.enqueue({ text: 'First remote step.' });
+    remote.respond = () => ({ text: 'A slow remote step that keeps going and going and going.', chunkDelayMs: 400 });
+    const { page } = await openPage(gpu.context, pageUrl({ policy: 'strong-only', maxSteps: 3 }));
+    const before = remote.generations.length;
+    const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+    await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('What is 6 times 7?');
+    await page.getByRole('button', { name: 'Solve', exact: true }).click();
+    await expect.poll(() => remote.generations.length, { timeout: 60_000 }).toBe(before + 2);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 10_000 });
+    expect(await page.textContent('#run-status')).toMatch(/Stopped/);
+    expect(await sources(page)).toEqual(['strong']);
+    await expect.poll(() => remote.generations.at(-1)!.clientClosed).toBe(true);
+
+    // Greedy decoding of the tiny random model runs to the 2048-token cap (seconds on WASM): Stop it early.
+    await page.goto(pageUrl({ policy: 'weak-only', temperature: 0, maxStepTokens: 2048, maxSteps: 1 }));
+    await page.waitForSelector('body[data-ready="true"]');
+    const workers: string[] = [];
+    page.on('worker', (w) => workers.push(w.url()));
+    const runs2 = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+    await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Count to a thousand.');
+    await page.getByRole('button', { name: 'Solve', exact: true }).click();
+    await page.waitForSelector('#steps li[data-live] .live-text:not(:empty)', { timeout: 60_000 });
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs2, { timeout: 10_000 });
+    expect(await page.textContent('#run-status')).toMatch(/Stopped/);
+    // The worker honoured the cancel: a worker still busy 3 s after Stop would have been replaced.
+    await page.waitForTimeout(4000);
+    expect(workers.filter((u) => u.includes('lm.worker'))).toHaveLength(1);
+    await page.fill('#max-step-tokens', '32');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await solve(page, 'Count to three.');
+    expect(workers.filter((u) => u.includes('lm.worker'))).toHaveLength(1);
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBe(32);
+    await page.close();
+  });
+
+  it('reports a remote 401, 500 and a hung remote clearly, and keeps the transcript', async () => {
+    const first = { text: 'Remote step one.' };
+    const cases: [string, () => void, RegExp][] = [
+      ['401', () => remote.enqueue(first, { status: 401, message: 'Incorrect API key provided.' }), /answered HTTP 401: Incorrect API key provided\. Check the API key/],
+      ['500', () => remote.enqueue(first, ...Array.from({ length: 3 }, () => ({ status: 500, message: 'boom' }))), /is unavailable: .*500/],
+      ['hang', () => remote.enqueue(first, ...Array.from({ length: 3 }, () => ({ fault: 'hang' as const }))), /is unavailable: no response within 1 s \(3 tries\)/],
+    ];
+    const { page } = await openPage(gpu.context, site.url);
+    for (const [name, arrange, message] of cases) {
+      arrange();
+      await page.goto(pageUrl({ policy: 'strong-only', maxSteps: 3, timeout: 1 }));
+      await page.waitForSelector('body[data-ready="true"]');
+      await solve(page, `Problem for the ${name} case`);
+      expect(await page.textContent('#run-error'), name).toMatch(message);
+      expect(await sources(page), name).toEqual(['strong']);
+      const stored = await page.$$eval('.history-list li', (lis) => lis.map((li) => li.textContent ?? ''));
+      expect(stored.find((t) => t.includes(`the ${name} case`)), name).toMatch(/1 step, 1 remote · ended with an error/);
+    }
+    await page.close();
+  });
+
+  it('shows hostile model and problem text as text and runs nothing', async () => {
+    const hostile =
+      '<img src=x onerror="window.pwned=1;alert(1)"> <script>window.pwned=2</script> $\\href{javascript:window.pwned=3}{click}$ ' +
+      '\\url{javascript:alert(4)} $\\htmlClass{x}{y}$ <a href="javascript:alert(5)">link</a> \\boxed{<img src=y onerror=alert(6)>}';
+    remote.respond = () => ({ text: hostile });
+    const { page, dialogs, errors } = await openPage(gpu.context, pageUrl({ policy: 'strong-only', maxSteps: 2 }));
+    await solve(page, `<img src=z onerror="window.pwned=7"> $\\href{javascript:alert(8)}{x}$`);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(dialogs).toEqual([]);
+    for (const sel of ['#steps', '#answer', '#ledger-body', '#history-body']) {
+      expect(await page.locator(`${sel} img, ${sel} script, ${sel} a, ${sel} iframe, ${sel} [onerror]`).count(), sel).toBe(0);
+    }
+    const text = await page.textContent('#steps li[data-source="strong"] .step-text');
+    expect(text).toContain('<img src=x onerror="window.pwned=1;alert(1)">');
+    expect(text).toContain('<script>window.pwned=2</script>');
+    expect(await page.textContent('#ledger-body pre.body')).toContain('<img src=z onerror=');
+    expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+    await page.close();
+  });
+
+  it('without WebGPU says why and solves with the models on WebAssembly', async () => {
+    const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'tjs:./models/tiny-prm#value', policy: 'thr:0.5', remote: '', maxSteps: 2 }));
+    expect(await page.textContent('#device-status')).toMatch(/^No WebGPU: .*no GPU adapter.*WebAssembly/);
+    await solve(page, 'What is 1 + 1?');
+    expect((await sources(page)).length).toBeGreaterThan(0);
+    expect(await page.textContent('#weak-status')).toMatch(/ready.*wasm/);
+    expect(await page.textContent('#run-error')).toBe('');
+    await page.close();
+  });
+
+  it('offline: the shell loads from the service worker, remote steps are held, and a local-only solve works', async () => {
+    const { page } = await openPage(gpu.context, pageUrl({ policy: 'thr:0.99', maxSteps: 2 }));
+    // The service worker installed on the first visit of this profile; wait until it controls the page.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+    const before = remote.requests.length;
+    await site.close();
+    await gpu.context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.isVisible('#network-status')).toBe(true);
+      await solve(page, 'Offline: what is 2 + 2?');
+      expect(await page.textContent('#run-error')).toBe('');
+      const held = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.held));
+      expect(held.length).toBeGreaterThan(0);
+      expect(held.every((h) => h === 'offline')).toBe(true);
+      expect(await page.textContent('#steps .held')).toMatch(/would have been sent/);
+      expect(remote.requests.length).toBe(before);
+    } finally {
+      await gpu.context.setOffline(false);
+    }
+  });
+});
