@@ -54,8 +54,8 @@ function parse(s: string, level: number): Answer {
   if (noThousands !== s && !noThousands.includes(',') && !/^[([]/.test(s)) return value(noThousands);
 
   if (enclosedBy(s, '\\{', '\\}')) {
-    const inner = s.slice(2, -2).trim();
-    return { kind: 'set', items: inner ? items(inner, level) : [] };
+    const members = items(s.slice(2, -2), level);
+    return members ? { kind: 'set', items: members } : { kind: 'opaque', tex: s };
   }
 
   const unionParts = splitTopLevel(s, ['\\cup']);
@@ -86,8 +86,10 @@ function parse(s: string, level: number): Answer {
   // "1 \pm \sqrt{19}" and "\pm 7" are two values each.
   const pm = splitTopLevel(s, ['\\pm', '\\mp']);
   if (pm.length === 2 && pm[1]!.trim()) {
-    const [a, b] = pm.map((p) => p.trim());
-    return { kind: 'list', items: a ? [value(`${a}+${b}`), value(`${a}-${b}`)] : [value(b!), value(`-${b}`)] };
+    const a = pm[0]!.trim();
+    const b = pm[1]!.trim();
+    const term = splitTopLevel(b, ['+', '-']).length > 1 ? `(${b})` : b;
+    return { kind: 'list', items: a ? [value(`${a}+${term}`), value(`${a}-${term}`)] : [value(b), value(`-${term}`)] };
   }
   return value(s);
 }
@@ -96,12 +98,12 @@ function value(s: string): Answer {
   return { kind: 'value', value: cleanScalar(s) };
 }
 
-function items(inner: string, level: number): Answer[] {
-  return splitTopLevel(inner, [',', ';'])
+/** The comma-separated parts of a bracket's content, or null when there are too many to compare. */
+function items(inner: string, level: number): Answer[] | null {
+  const parts = splitTopLevel(inner, [',', ';'])
     .map((p) => p.trim())
-    .filter((p) => p.length > 0)
-    .slice(0, MAX_ITEMS)
-    .map((p) => parse(p, level + 1));
+    .filter((p) => p.length > 0);
+  return parts.length > MAX_ITEMS ? null : parts.map((p) => parse(p, level + 1));
 }
 
 /** "(C)", "C", "\text{(C)}", "\textbf{(C) } 12": the letter of a multiple-choice answer. */
@@ -126,8 +128,8 @@ function tupleOrInterval(s: string, level: number): Answer | null {
   if ((open !== '(' && open !== '[') || (close !== ')' && close !== ']')) return null;
   // enclosedBy with a mixed pair: the brackets of "[1, 2)" count alike, so check the whole span.
   if (!enclosedBy(s, open, close)) return null;
-  const inner = s.slice(1, -1).trim();
-  const parts = items(inner, level);
+  const parts = items(s.slice(1, -1), level);
+  if (!parts) return { kind: 'opaque', tex: s };
   if (parts.length === 1 && open === '(' && close === ')') return parts[0]!;
   return { kind: 'tuple', open, close, items: parts };
 }
