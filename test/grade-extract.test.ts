@@ -38,6 +38,9 @@ describe('extractAnswer', () => {
   });
   it('reads a GSM8K "####" line', () => {
     expect(extractAnswer('She pays 5 + 13 = <<5+13=18>>18 dollars.\n#### 1,018')).toEqual({ answer: '1,018', how: 'gsm8k' });
+    expect(extractAnswer('#### -3.5\nThat is all.')?.answer).toBe('-3.5');
+    // A markdown heading is not an answer line.
+    expect(extractAnswer('#### Step 1: Count the 12 eggs in each of the boxes we were given')?.how).not.toBe('gsm8k');
   });
   it('takes a bare answer as it is', () => {
     expect(extractAnswer('x = 5')).toEqual({ answer: 'x = 5', how: 'raw' });

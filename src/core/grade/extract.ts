@@ -27,6 +27,12 @@ const MAX_PARTS = 20;
 /** Prose fallbacks only read the end of a solution; a final answer is not 50k characters back. */
 const TAIL_CHARS = 4000;
 
+/**
+ * "#### 18": a number (and at most a unit word) on a line of its own. Markdown headings also start
+ * with "####" ("#### Step 1: …"); they are not answers.
+ */
+const GSM8K_LINE = /^[ \t]*####[ \t]*([-+]?\\?\$?[ \t]*-?\d[\d,]*(?:\.\d+)?(?:[ \t]+[a-zA-Z%]+)?)[ \t]*$/gm;
+
 export function extractAnswer(solution: string, opts: ExtractOptions = {}): ExtractedAnswer | null {
   if (typeof solution !== 'string') return null;
   const text = solution.replace(/\r\n?/g, '\n');
@@ -35,8 +41,8 @@ export function extractAnswer(solution: string, opts: ExtractOptions = {}): Extr
   const tail = text.slice(-TAIL_CHARS);
   const said = answerIs(tail);
   if (said) return { answer: said, how: 'answer-is' };
-  const hashes = /####\s*([^\n]+?)\s*$/.exec(tail.split(/\n(?=####)/).at(-1) ?? '');
-  if (hashes?.[1]) return { answer: hashes[1].trim(), how: 'gsm8k' };
+  const hashes = [...tail.matchAll(GSM8K_LINE)].at(-1);
+  if (hashes) return { answer: hashes[1]!.trim(), how: 'gsm8k' };
   if (isBareAnswer(text)) return { answer: text.trim(), how: 'raw' };
   if ((opts.fallbacks ?? 'all') === 'all') {
     const stated = conclusion(tail);
