@@ -153,7 +153,7 @@ describe('fit-observations, train-agg and calibrate', () => {
     const r = await trim(['train-agg', '--simulate', '--lambda', '0.002', '--iterations', '2', '--episodes', '64', '--held-out', '100', '--hidden', '8', '--out', w]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/iteration 2\/2: .*held-out accuracy/);
-    expect(r.stdout).toMatch(/Kept iteration \d of 2/);
+    expect(r.stdout).toMatch(/Kept iteration \d of 2|No iteration beat the initial policy/);
     const weights = weightsFromJson(JSON.parse(readFileSync(w, 'utf8')));
     expect(weights).toMatchObject({ lambda: 0.002, hidden: 8 });
     const routed = await trim(['route', '--policy', 'agg', '--weights', w], '{"t":1,"score":0.5,"previous":[],"draftTokens":30}\n');
@@ -212,5 +212,24 @@ describe('the routers in trim solve', () => {
     expect(out.policy).toEqual({ id: 'pomdp', knob: 0.0008 });
     expect(out.steps.map((s: { source: string }) => s.source)).toEqual(['weak', 'strong', 'weak']);
     expect(out.answer).toBe('3');
+  });
+
+  it('train-agg trains online against real endpoints (the model flags of trim eval with --data)', async () => {
+    const data = join(dir, 'online.jsonl');
+    writeFileSync(data, Array.from({ length: 4 }, (_, i) => JSON.stringify({ id: `p${i}`, problem: 'What is 1+2?', answer: '3' })).join('\n') + '\n');
+    const w = join(dir, 'agg-online.json');
+    const before = strong.requests.length;
+    const r = await trim([
+      'train-agg', '--data', data, '--weak-url', weak.url, '--weak-model', 'small', '--strong-url', strong.url, '--strong-model', 'big',
+      '--prm-url', prm.url, '--prm-model', 'prm', '--lambda', '0.001', '--iterations', '1', '--episodes', '3', '--held-out', '1', '--hidden', '8', '--out', w,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/iteration 1\/1: .*held-out accuracy \d+/);
+    expect(weightsFromJson(JSON.parse(readFileSync(w, 'utf8'))).lambda).toBe(0.001);
+    // Sampled actions: some training steps went to the real strong server.
+    expect(strong.requests.length).toBeGreaterThan(before);
+    const missing = await trim(['train-agg', '--data', data, '--lambda', '0.001', '--out', w]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/weak model is missing/);
   });
 });

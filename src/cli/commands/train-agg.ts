@@ -91,7 +91,7 @@ export const command: Command = {
     writeFileSync(v.out, JSON.stringify(weightsToJson(result.weights)) + '\n');
     const e = result.best;
     process.stdout.write(
-      `Kept iteration ${result.bestIteration} of ${config.iterations}: held-out accuracy ${(e.accuracy * 100).toFixed(1)}%, ` +
+      `${result.bestIteration ? `Kept iteration ${result.bestIteration} of ${config.iterations}` : 'No iteration beat the initial policy; kept it'}: held-out accuracy ${(e.accuracy * 100).toFixed(1)}%, ` +
         `${e.strongTokens.toFixed(1)} strong tokens per problem, accuracy − λ·cost = ${e.objective.toFixed(4)} ` +
         `(initial policy: ${result.initial.objective.toFixed(4)}). ${((Date.now() - t0) / 1000).toFixed(0)} s. Wrote ${v.out}\n`,
     );

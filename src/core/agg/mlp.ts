@@ -222,7 +222,8 @@ export class Adam {
 
   constructor(
     size: number,
-    private readonly lr: number,
+    /** Settable so a schedule can change it between steps. */
+    public lr: number,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly eps = 1e-8,

@@ -25,6 +25,8 @@ export interface PpoConfig {
   epochs: number;
   minibatch: number;
   lr: number;
+  /** Decay the learning rate linearly to 0 over the iterations (as in the PPO paper's Atari runs). */
+  anneal: boolean;
   clip: number;
   gamma: number;
   gaeLambda: number;
@@ -38,10 +40,11 @@ export const DEFAULT_PPO: PpoConfig = {
   lambda: 8e-4,
   hidden: 64,
   iterations: 40,
-  episodesPerIteration: 512,
+  episodesPerIteration: 1024,
   epochs: 4,
-  minibatch: 256,
-  lr: 3e-4,
+  minibatch: 128,
+  lr: 1e-3,
+  anneal: true,
   clip: 0.2,
   gamma: 1,
   gaeLambda: 0.95,
@@ -251,7 +254,7 @@ function update(actor: Mlp, critic: Mlp, opt: { actor: Adam; critic: Adam }, b: 
 }
 
 export function checkPpoConfig(c: PpoConfig): PpoConfig {
-  const pos = (name: keyof PpoConfig, int = false) => {
+  const pos = (name: 'hidden' | 'iterations' | 'episodesPerIteration' | 'epochs' | 'minibatch' | 'lr' | 'clip', int = false) => {
     const v = c[name];
     if (!(v > 0) || (int && !Number.isInteger(v))) throw new ConfigError(`PPO setting ${name} must be a positive ${int ? 'integer' : 'number'}, got ${v}.`);
   };
@@ -297,6 +300,7 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
     const t0 = Date.now();
     const { policy, episodes } = recordingPolicy(actor, critic, rng);
     const outcomes = await env.train(policy, it, c.episodesPerIteration);
+    if (c.anneal) opt.actor.lr = opt.critic.lr = c.lr * (1 - (it - 1) / c.iterations);
     const batch = buildBatch(episodes, outcomes, c);
     if (batch.x.length > 0) update(actor, critic, opt, batch, c, rng);
     const current = snapshot();

@@ -45,12 +45,12 @@ export interface LogNormal {
  * least 2; log(chars/3.5) per step: mean 3.91, sd 0.70). `lucky` is ProcessBench-MATH's share of
  * solutions with a labelled wrong step whose final answer is still right (0.147).
  * Not identifiable from anything we have, so chosen and documented: difficulty spreads, the strong
- * model's sensitivity to difficulty, the score distributions (chosen for a step-level AUC of about
- * 0.83 between correct and first-wrong steps, the range reported for 7B PRMs on ProcessBench), and the
- * token correlation and difficulty terms. Steps after an error score lowest: PRMs such as
- * Qwen2.5-Math-PRM and Math-Shepherd learn from labels that mark every step after the first error as
- * wrong (no continuation of a broken prefix reaches the right answer), so they are pushed below the
- * first error itself, which is sometimes still locally plausible.
+ * model's sensitivity to difficulty, the score distributions (with them the current score separates
+ * correct steps from first errors with AUC 0.90; no step-level AUC of the reference PRM is published,
+ * so this is an assumption), and the token correlation and difficulty terms. Steps after an error
+ * score lowest: PRMs such as Qwen2.5-Math-PRM and Math-Shepherd learn from labels that mark every step
+ * after the first error as wrong (no continuation of a broken prefix reaches the right answer), so
+ * they are pushed below the first error itself, which is sometimes still locally plausible.
  */
 export const DEFAULT_SIM_PARAMS: SimParams = {
   weakAccuracy: 0.866,
