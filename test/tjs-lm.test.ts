@@ -143,7 +143,7 @@ describe('scripted model (known output)', () => {
     const r = await model.next(req({ steps: ['x=1'] }));
     expect(r).toMatchObject({ text: 'y+', finish: 'step', completionTokens: 3 });
     // Cached: the first prompt plus "x", "=", "1\n" it ran; the new prompt spells "1" + "\n\n" instead.
-    expect(model.lastReuse).toEqual({ promptTokens: first.promptTokens + 4, cachedTokens: first.promptTokens + 2 });
+    expect(model.lastReuse).toEqual({ promptTokens: first.promptTokens + 4, cachedTokens: first.promptTokens + 2, kvOnGpu: false });
   });
 
   it('continues a partial step and reports end of sequence', async () => {

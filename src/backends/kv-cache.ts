@@ -68,6 +68,11 @@ export class KvCache {
     return this.ids;
   }
 
+  /** Whether the K/V tensors live in GPU buffers (WebGPU keeps them there between calls). */
+  get onGpu(): boolean {
+    return !!this.past && onGpu(this.past);
+  }
+
   /** How many leading tokens of `ids` the cache holds. */
   commonPrefix(ids: readonly number[]): number {
     const n = Math.min(ids.length, this.ids.length);

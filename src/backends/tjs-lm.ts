@@ -40,6 +40,8 @@ export interface PromptReuse {
   promptTokens: number;
   /** Prompt tokens whose K/V were already cached. */
   cachedTokens: number;
+  /** Whether the cache lives in GPU buffers. */
+  kvOnGpu: boolean;
 }
 
 export interface TjsStepModel extends StepModel, TokenProbe {
@@ -53,7 +55,7 @@ export interface TjsStepModel extends StepModel, TokenProbe {
 const TEMPLATE_BY_MODEL_TYPE: Record<string, string> = { qwen2: 'qwen2.5', llama: 'llama3' };
 
 export async function loadTjsStepModel(o: TjsStepModelOptions): Promise<TjsStepModel> {
-  const loaded = await loadTjs(o, 'causal-lm');
+  const loaded = await loadTjs(o);
   return tjsStepModel(loaded, o);
 }
 
@@ -91,7 +93,7 @@ export function tjsStepModel(loaded: TjsLoaded, o: Omit<TjsStepModelOptions, key
       ...(signal ? { signal } : {}),
       read: (rows) => (last = rows.data.slice((rows.count - 1) * rows.width, rows.count * rows.width)),
     });
-    lastReuse = { promptTokens: ids.length, cachedTokens: keep };
+    lastReuse = { promptTokens: ids.length, cachedTokens: keep, kvOnGpu: c.onGpu };
     return last!;
   }
 

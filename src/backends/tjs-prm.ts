@@ -35,6 +35,8 @@ export interface ScoreReuse {
   tokens: number;
   /** Tokens whose K/V came from the cache. */
   cachedTokens: number;
+  /** Whether the cache lives in GPU buffers. */
+  kvOnGpu: boolean;
 }
 
 export interface TjsPrm extends StepScorer {
@@ -47,7 +49,7 @@ export interface TjsPrm extends StepScorer {
 }
 
 export async function loadTjsPrm(o: TjsPrmOptions): Promise<TjsPrm> {
-  const loaded = await loadTjs(o, o.head === 'lm-tag' ? 'causal-lm' : 'any');
+  const loaded = await loadTjs(o);
   try {
     return await tjsPrm(loaded, o);
   } catch (err) {
@@ -131,7 +133,7 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
       } finally {
         fresh.dispose();
       }
-      lastReuse = { tokens: ids.length, cachedTokens: 0 };
+      lastReuse = { tokens: ids.length, cachedTokens: 0, kvOnGpu: false };
       return at.map((p) => sigmoid(m[p]!));
     }
     const keep = cache.commonPrefix(ids);
@@ -142,7 +144,7 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
     // The accepted prefix ends here; if the last step is regenerated, the cache rolls back to this point.
     if (cache.length === lastStart) cache.mark();
     await cache.extend(ids.slice(cache.length), { ...feed, read });
-    lastReuse = { tokens: ids.length, cachedTokens: keep };
+    lastReuse = { tokens: ids.length, cachedTokens: keep, kvOnGpu: cache.onGpu };
     return at.map((p) => sigmoid(margins[p]!));
   }
 

@@ -15,6 +15,10 @@ import {
 import { ConfigError, ModelLoadError, TrimError, errorMessage } from '../core/errors.ts';
 import { TJS_DEVICES, TJS_DTYPES, type TjsDevice, type TjsDtype, type TjsModelOptions, type TjsRuntimeOptions } from './tjs-options.ts';
 
+// The options live in a module without transformers.js (for forms and the CLI); code that loads
+// models anyway takes them from here.
+export { TJS_DEVICES, TJS_DTYPES, type LoadProgress, type TjsDevice, type TjsDtype, type TjsModelOptions, type TjsRuntimeOptions } from './tjs-options.ts';
+
 /** A loaded folder: the ONNX session behind `model.forward`, its tokenizer and its config. */
 export interface TjsLoaded {
   model: PreTrainedModel;
@@ -51,8 +55,10 @@ export function isNode(): boolean {
  */
 export function configureTjsRuntime(o: TjsRuntimeOptions = {}): void {
   env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  if (isNode()) return;
+  if (isNode()) {
+    env.allowLocalModels = true;
+    return;
+  }
   if (o.browserCache !== undefined) env.useBrowserCache = o.browserCache;
   const wasm = env.backends.onnx?.wasm;
   if (o.wasmPaths && wasm) wasm.wasmPaths = o.wasmPaths.mjs ? { wasm: o.wasmPaths.wasm, mjs: o.wasmPaths.mjs } : { wasm: o.wasmPaths.wasm };
@@ -61,8 +67,8 @@ export function configureTjsRuntime(o: TjsRuntimeOptions = {}): void {
 interface Location {
   /** What transformers.js is given as the model id. */
   id: string;
-  /** Browser only: the folder's parent URL, set as env.localModelPath while this folder loads. */
-  base?: string;
+  /** Browser only: the folder's parent URL, from which transformers.js fetches `{id}/{file}`. */
+  host?: string;
 }
 
 /** transformers.js' rule for a Hub-style id; a browser folder name is passed as one. */
@@ -87,10 +93,22 @@ function locate(model: string): Location {
   const name = decodeURIComponent(url.pathname.slice(cut + 1));
   if (!MODEL_ID.test(name) || name.includes('..') || name.includes('--'))
     throw new ConfigError(`The model folder name "${name}" (in ${model}) must use only letters, digits, "-", "_" and "." (no ".." or "--").`);
-  return { id: name, base: url.origin + url.pathname.slice(0, cut + 1) };
+  return { id: name, host: url.origin + url.pathname.slice(0, cut + 1) };
 }
 
-// env.localModelPath is global, and a browser folder is loaded through it: one load at a time.
+/**
+ * Points transformers.js' "remote" at the folder's parent URL. Its local-path mode cannot be used in
+ * the browser: it skips any path that is a full URL when checking which files exist. The Hub is never
+ * the host: every load sets its own.
+ */
+function fetchFrom(host: string): void {
+  env.allowLocalModels = false;
+  env.allowRemoteModels = true;
+  env.remoteHost = host;
+  env.remotePathTemplate = '{model}/';
+}
+
+// The host is global in transformers.js, and a browser folder is loaded through it: one load at a time.
 let loading: Promise<unknown> = Promise.resolve();
 
 function serialized<T>(run: () => Promise<T>): Promise<T> {
@@ -105,23 +123,24 @@ function defaultDtype(config: Record<string, unknown>): TjsDtype {
 }
 
 /**
- * Loads config, tokenizer and ONNX session of a folder in the transformers.js layout. `causal-lm`
- * folders are read through AutoModelForCausalLM; PRM heads (value, two-class) through AutoModel. Both
- * return every output of the graph from `forward`.
+ * Loads config, tokenizer and ONNX session of a folder in the transformers.js layout. `causal-lm` (the
+ * default, for every head: `forward` returns all the graph's outputs whatever the head) is the only
+ * class whose KV cache transformers.js keeps in GPU buffers on WebGPU; `any` (AutoModel) is for
+ * architectures it has no causal-LM class for, at the price of a cache copied back every call.
  */
-export async function loadTjs(o: TjsModelOptions, kind: 'causal-lm' | 'any'): Promise<TjsLoaded> {
+export async function loadTjs(o: TjsModelOptions, kind: 'causal-lm' | 'any' = 'causal-lm'): Promise<TjsLoaded> {
   const where = locate(o.model);
   const device: TjsDevice = o.device ?? (isNode() ? 'cpu' : 'wasm');
   if (!(TJS_DEVICES as readonly string[]).includes(device)) throw new ConfigError(`Unknown device "${device}". Use one of ${TJS_DEVICES.join(', ')}.`);
   if (o.dtype !== undefined && !(TJS_DTYPES as readonly string[]).includes(o.dtype))
     throw new ConfigError(`Unknown dtype "${o.dtype}". Use one of ${TJS_DTYPES.join(', ')}.`);
-  configureTjsRuntime();
   const progress_callback = (p: { status?: string; file?: string; loaded?: number; total?: number }) => {
     if (p.status === 'progress' && typeof p.loaded === 'number' && typeof p.total === 'number')
       o.onProgress?.({ ...(p.file ? { file: p.file } : {}), loaded: p.loaded, total: p.total });
   };
   return serialized(async () => {
-    if (where.base) env.localModelPath = where.base;
+    if (where.host) fetchFrom(where.host);
+    else configureTjsRuntime();
     try {
       const config = (await AutoConfig.from_pretrained(where.id)) as unknown as Record<string, unknown>;
       const dtype = o.dtype ?? defaultDtype(config);
