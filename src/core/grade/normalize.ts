@@ -11,7 +11,7 @@ import { parseNumber } from './number.ts';
 const REPLACEMENTS: ReadonlyArray<[RegExp, string]> = [
   // Thousands separators written the LaTeX way, before commas start meaning "list".
   [/(\d)\{,\}(?=\d{3})/g, '$1'],
-  [/(\d),\\!\s?(?=\d{3})/g, '$1'],
+  [/(\d),\s*\\!\s*(?=\d{3})/g, '$1'],
   [/\\\$/g, ''],
   [/\$/g, ' '],
   [/(?<!\\)\\[()[\]]/g, ' '],
@@ -56,10 +56,12 @@ export function normalizeAnswer(raw: string): string {
   for (const [re, to] of REPLACEMENTS) s = s.replace(re, to);
   s = s.replace(/\s+/g, ' ').trim();
   // "x \in [1, 2]" states the answer set of x: the set is the answer.
-  s = s.replace(/^[a-zA-Z]\s*\\in\s+/, '');
+  s = s.replace(/^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*/, '');
   // "… + k\pi for k \in \mathbb{Z}": the range of a parameter qualifies the answer, it is not part of it.
   s = s.replace(PARAMETER_RANGE, '');
   s = trimTrailingPunctuation(s);
+  // "(2, 4) \text{ units}": a unit after a whole tuple, interval or matrix (parts lose theirs later).
+  s = dropTrailingTextUnits(s);
   s = stripOuterBraces(s);
   return s;
 }
@@ -119,7 +121,7 @@ function dropTrailingWords(s: string): string {
   if (k === words.length) return s;
   const head = words.slice(0, k).join(' ');
   const tail = words.slice(k);
-  if (!/[\d}a-zA-Z)]$/.test(head)) return s;
+  if (!/[\d}a-zA-Z)\]]$/.test(head)) return s;
   // After a plain number any words are what is counted; after an expression only known units are
   // dropped, since "2 n" or "a b" are products, not units.
   if (tail.every(isUnitWord) && /\d|\\pi|\\sqrt|\\frac/.test(head)) return head;
@@ -167,7 +169,7 @@ function dropTrailingTextUnits(s: string): string {
     const m = new RegExp(String.raw`\\(?:text|textrm|mathrm|mbox)\s*\{([^{}]*)\}\s*${UNIT_POWER}\s*$`).exec(t);
     if (!m) break;
     const before = t.slice(0, m.index).trim();
-    if (!before || !/[\d}a-zA-Z)]$/.test(before) || !/^\s*[a-zA-Z][a-zA-Z .\/-]*$/.test(m[1]!)) break;
+    if (!before || !/[\d}a-zA-Z)\]]$/.test(before) || !/^\s*[a-zA-Z][a-zA-Z .\/-]*$/.test(m[1]!)) break;
     // "x\text{ and }y" is not a unit: only drop text after a complete value.
     if (/^\s*(?:and|or|if|for|where|when)\b/i.test(m[1]!)) break;
     t = before;

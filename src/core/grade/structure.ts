@@ -51,7 +51,7 @@ function parse(s: string, level: number): Answer {
 
   // "1,000,000" and "$12,441,600" are numbers, not lists, when every comma in the answer groups digits.
   const noThousands = s.replace(THOUSANDS, (m) => m.replace(/,/g, ''));
-  if (noThousands !== s && !noThousands.includes(',') && !/^[([]/.test(s)) return value(noThousands);
+  if (noThousands !== s && !noThousands.includes(',') && !/^[([]/.test(s)) return parse(noThousands, level + 1);
 
   if (enclosedBy(s, '\\{', '\\}')) {
     const members = items(s.slice(2, -2), level);
