@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { calibrateKnob, isotonic, searchKnob, spendByKnob, type CalibrationRow } from '../src/core/calibrate.ts';
+import { createPolicy } from '../src/core/policies/index.ts';
+import { calibrateInSimulator, KNOB_RANGES, strongShare } from '../src/core/sim/calibrate-sim.ts';
+import { DEFAULT_SIM_PARAMS } from '../src/core/sim/params.ts';
+import { runWorld } from '../src/core/sim/run.ts';
+import { createWorld } from '../src/core/sim/world.ts';
 
 const row = (id: string, policy: string, knob: number | null, strongTokens: number, sources: ('weak' | 'strong')[]): CalibrationRow => ({
   id,
@@ -83,5 +88,14 @@ describe('calibration to a budget', () => {
     const l = searchKnob((lambda) => 1 / (1 + lambda * 1000), { lo: 1e-6, hi: 1, scale: 'log' }, 0.5);
     expect(l.knob).toBeCloseTo(0.001, 5);
     expect(searchKnob((k) => k, { lo: 0.2, hi: 0.6 }, 0.9)).toMatchObject({ knob: 0.6, reached: false });
+  });
+
+  it('offers "budget: X% of steps sent" from the simulator alone (what the page uses)', () => {
+    for (const [policy, share] of [['thr', 0.15], ['pomdp', 0.3]] as const) {
+      const c = calibrateInSimulator((knob) => createPolicy(policy, { knob }), KNOB_RANGES[policy]!, share, 'steps', { problems: 800, seed: 2 });
+      expect(c.reached).toBe(true);
+      const rows = runWorld(createWorld(DEFAULT_SIM_PARAMS, 800, 2), createPolicy(policy, { knob: c.knob }));
+      expect(Math.abs(strongShare(rows) - share)).toBeLessThan(0.01);
+    }
   });
 });

@@ -3,25 +3,16 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { calibrateKnob, searchKnob, spendByKnob, type BudgetMetric, type Calibration } from '../../core/calibrate.ts';
+import { calibrateKnob, spendByKnob, type BudgetMetric, type Calibration } from '../../core/calibrate.ts';
 import { errorMessage, TrimError } from '../../core/errors.ts';
 import { createPolicy, policyEntry } from '../../core/policies/index.ts';
-import { runWorld, type SimRow } from '../../core/sim/run.ts';
-import { createWorld } from '../../core/sim/world.ts';
-import { strongOnlyPolicy } from '../../core/policies/baselines.ts';
+import { calibrateInSimulator, KNOB_RANGES } from '../../core/sim/calibrate-sim.ts';
 import { parseResults } from '../../eval/results-log.ts';
 import { UsageError, type Command } from '../command.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
 const POLICIES = ['thr', 'pomdp', 'agg'] as const;
-
-/** Where each calibratable knob can live, and on which scale to search it. */
-const KNOB_RANGES: Record<(typeof POLICIES)[number], { lo: number; hi: number; scale: 'linear' | 'log' }> = {
-  thr: { lo: 0, hi: 1, scale: 'linear' },
-  agg: { lo: 0, hi: 1, scale: 'linear' },
-  pomdp: { lo: 1e-6, hi: 0.1, scale: 'log' },
-};
 
 const usage = `
 Usage: trim calibrate --policy thr|pomdp|agg --target-cost C (--results FILE | --simulate)
@@ -92,14 +83,12 @@ export const command: Command = {
         const seed = values.seed === undefined ? 0 : Number(values.seed);
         if (!Number.isInteger(problems) || problems < 10) throw new UsageError(`--problems must be a whole number ≥ 10; got "${values.problems}".`);
         if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a whole number ≥ 0; got "${values.seed}".`);
-        const world = createWorld(simParamsFrom(values), problems, seed);
         const artefacts = loadPolicyArtefacts(values);
-        const strongOnly = metric === 'cost' ? tokens(runWorld(world, strongOnlyPolicy())) : 0;
-        const spendAt = (knob: number) => {
-          const rows = runWorld(world, createPolicy(policy, { knob, seed, artefacts }));
-          return metric === 'cost' ? tokens(rows) / strongOnly : strongShare(rows);
-        };
-        result = searchKnob(spendAt, KNOB_RANGES[policy], target, metric, policy === 'pomdp' ? 16 : 20);
+        result = calibrateInSimulator((knob) => createPolicy(policy, { knob, seed, artefacts }), KNOB_RANGES[policy]!, target, metric, {
+          params: simParamsFrom(values),
+          problems,
+          seed,
+        });
       }
     } catch (err) {
       if (err instanceof TrimError && !(err instanceof UsageError)) throw new UsageError(err.message);
@@ -121,9 +110,4 @@ export const command: Command = {
   },
 };
 
-const tokens = (rows: readonly SimRow[]) => rows.reduce((s, r) => s + r.strongTokens, 0);
-const strongShare = (rows: readonly SimRow[]) => {
-  const total = rows.reduce((s, r) => s + r.steps.length, 0);
-  return total ? rows.reduce((s, r) => s + r.steps.filter((x) => x.source === 'strong').length, 0) / total : 0;
-};
 const fmt = (v: number) => (Math.abs(v) < 0.01 && v !== 0 ? v.toExponential(3) : Number(v.toPrecision(4)).toString());
