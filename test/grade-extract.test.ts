@@ -59,6 +59,9 @@ describe('extractAnswer', () => {
     expect(
       extractAnswer('Thus, the integer values of \\(x\\) that satisfy the given inequality are \\(-1, 0,\\) and \\(1\\).')?.answer,
     ).toBe('-1, 0, 1');
+    expect(extractAnswer('Summary of Solutions:\n- \\( d(6) = \\frac{1}{3} \\)\n- \\( d(16) = 1 \\)\n- \\( d(72) = \\frac{1}{9} \\)')?.answer).toBe(
+      'd(6) = \\frac{1}{3}, d(16) = 1, d(72) = \\frac{1}{9}',
+    );
     expect(extractAnswer('Using both relations \\[ a = b \\] Therefore, $\\cos \\angle RPS = -\\frac{24}{25}$.')?.answer).toBe(
       '\\cos \\angle RPS = -\\frac{24}{25}',
     );

@@ -93,11 +93,29 @@ function conclusion(text: string): string | null {
   const paragraphs = text.split(/\n\s*\n/).filter((p) => p.trim());
   const last = paragraphs.at(-1);
   if (!last) return null;
+  // A closing list of results ("- \(d(6) = \frac{1}{3}\)\n- \(d(16) = 1\)") is one answer in parts.
+  const bullets = /\n[ \t]*(?:[-*•]|\d+[.)])[ \t]/.test('\n' + last) ? trailingBullets(last) : [];
+  if (bullets.length >= 2) {
+    const values = bullets.map(valueInSentence);
+    if (values.every((v) => v)) return values.join(', ');
+  }
   const sentences = splitSentences(last);
   const cue = /\b(?:therefore|thus|hence|so|in conclusion|in summary|finally|consequently|as a result|conclusion|final)\b/i;
   const ordered = [...sentences].reverse();
   const chosen = ordered.find((s) => cue.test(s) && valueInSentence(s)) ?? ordered.find((s) => valueInSentence(s));
   return chosen ? valueInSentence(chosen) : null;
+}
+
+/** The bullet lines that end a paragraph, without their markers. */
+function trailingBullets(paragraph: string): string[] {
+  const lines = paragraph.split('\n').map((l) => l.trim()).filter(Boolean);
+  const out: string[] = [];
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^(?:[-*•]|\d+[.)])\s+(.*)$/.exec(lines[i]!);
+    if (!m) break;
+    out.unshift(m[1]!);
+  }
+  return out;
 }
 
 /** The value a sentence states: bold text, else the math after its last "is/are/=", else a number. */
