@@ -195,6 +195,12 @@ describe('scripted model (known output)', () => {
     await expect(model.next(req({ problem: 'x'.repeat(5000) }))).rejects.toThrow(/accepts at most 4096/);
   });
 
+  it('refuses to write from NaN outputs (a corrupt folder) instead of sampling token 0', async () => {
+    const broken = await loadTjsStepModel({ model: (await scriptedLm({ broken: true })).dir });
+    await expect(broken.next(req())).rejects.toThrow(/produced NaN outputs on cpu with fp32 weights/);
+    await broken.dispose();
+  });
+
   it('fails to load a missing folder with a message that says what a folder needs', async () => {
     const err = await loadTjsStepModel({ model: `${dir}-missing` }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelLoadError);

@@ -7,13 +7,14 @@ import { AutoTokenizer } from '@huggingface/transformers';
 import { checkHeadWidth, type PrmHead } from '../src/backends/prm-layout.ts';
 import { loadTjsPrm, type TjsPrm } from '../src/backends/tjs-prm.ts';
 import { encode } from '../src/backends/tjs-runtime.ts';
-import { AbortedError, ConfigError } from '../src/core/errors.ts';
+import { AbortedError, ConfigError, ModelLoadError } from '../src/core/errors.ts';
 import { MATH_SYSTEM_PROMPT, qwen25 } from '../src/core/prompt.ts';
 import type { ScoreRequest } from '../src/core/types.ts';
 import { effectiveWeights } from '../src/onnx/precision.ts';
 import { referenceForward } from '../src/onnx/reference.ts';
 import type { HeadKind } from '../src/onnx/spec.ts';
 import { tinyModel, type Fixture } from './helpers/fixtures.ts';
+import { scriptedLm } from './helpers/scripted-lm.ts';
 
 const FOLDER_HEAD: Record<PrmHead, HeadKind> = { 'two-class': 'two-class', value: 'value', 'lm-tag': 'lm' };
 const HEADS = Object.keys(FOLDER_HEAD) as PrmHead[];
@@ -120,6 +121,12 @@ describe('head configuration', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(String(err)).toMatch(/outputs 1 number per token.*--prm-head value/);
     expect(() => checkHeadWidth('lm-tag', 2, 'x')).toThrow(/--prm-head two-class/);
+  });
+
+  it('refuses NaN scores from a corrupt folder', async () => {
+    const prm = await loadTjsPrm({ model: (await scriptedLm({ broken: true })).dir, head: 'lm-tag' });
+    await expect(prm.score({ problem: P, steps: S.slice(0, 2) })).rejects.toThrow(ModelLoadError);
+    await prm.dispose();
   });
 
   it('takes another separator, prompt and tag tokens, and refuses a tag token that is not one token', async () => {

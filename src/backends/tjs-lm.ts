@@ -5,7 +5,7 @@
 //
 // Works unchanged in Node (device cpu, a folder path) and in a browser worker (webgpu or wasm, a URL).
 
-import { AbortedError } from '../core/errors.ts';
+import { AbortedError, ModelLoadError } from '../core/errors.ts';
 import { getTemplate, renderContinuation, type ChatTemplate } from '../core/prompt.ts';
 import type { Sampling, StepModel, StepRequest, StepResult } from '../core/types.ts';
 import { defuseControlTokens } from './control-tokens.ts';
@@ -14,7 +14,7 @@ import { logProbOf, resolveSampling, sampleToken, samplingRng, type SamplingConf
 import type { TokenProbe } from './self-check.ts';
 import { StepDecoder } from './step-decoder.ts';
 import type { TjsModelOptions } from './tjs-options.ts';
-import { encode, loadTjs, tokenIds, type TjsLoaded } from './tjs-runtime.ts';
+import { brokenOutput, encode, loadTjs, tokenIds, type TjsLoaded } from './tjs-runtime.ts';
 
 export interface TjsStepModelOptions extends TjsModelOptions {
   /** Chat template id or object; default by the folder's model_type (qwen2 → qwen2.5, llama → llama3). */
@@ -121,7 +121,9 @@ export function tjsStepModel(loaded: TjsLoaded, o: Omit<TjsStepModelOptions, key
     const logprobs: number[] = [];
     for (;;) {
       const id = sampleToken(logits, cfg, rng);
-      logprobs.push(logProbOf(logits, id));
+      const lp = logProbOf(logits, id);
+      if (Number.isNaN(lp)) throw new ModelLoadError(brokenOutput(loaded));
+      logprobs.push(lp);
       const done = steps.push(id);
       if (done) return { text: done.text, finish: done.finish, promptTokens: ids.length, completionTokens: done.tokens, logprobs };
       check();

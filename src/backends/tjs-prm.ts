@@ -6,14 +6,14 @@
 // tokenized on its own. Full re-scoring uses exactly the same tokens, so both modes agree to rounding;
 // they differ from tokenizing the whole string at once only where a merge would cross a piece boundary.
 
-import { AbortedError, ConfigError } from '../core/errors.ts';
+import { AbortedError, ConfigError, ModelLoadError } from '../core/errors.ts';
 import { getTemplate, type ChatTemplate } from '../core/prompt.ts';
 import type { ScoreRequest, StepScorer } from '../core/types.ts';
 import { defuseControlTokens } from './control-tokens.ts';
 import { KvCache, type Forwarder, type Rows } from './kv-cache.ts';
 import { checkHeadWidth, headMargin, isPrmHead, prmLayout, renderPrmPrompt, sigmoid, type PrmHead, type PrmLayout } from './prm-layout.ts';
 import type { TjsModelOptions } from './tjs-options.ts';
-import { encode, loadTjs, type TjsLoaded } from './tjs-runtime.ts';
+import { brokenOutput, encode, loadTjs, type TjsLoaded } from './tjs-runtime.ts';
 
 export interface TjsPrmOptions extends TjsModelOptions {
   /** Default: the head recorded in the folder's config.json by our builder (lm → lm-tag). */
@@ -120,6 +120,12 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
     return { ids, at, lastStart };
   }
 
+  function scoresAt(m: readonly number[], at: readonly number[]): number[] {
+    const scores = at.map((p) => sigmoid(m[p]!));
+    if (scores.some(Number.isNaN)) throw new ModelLoadError(brokenOutput(loaded));
+    return scores;
+  }
+
   async function score(r: ScoreRequest): Promise<number[]> {
     if (r.signal?.aborted) throw new AbortedError();
     if (r.steps.length === 0) return [];
@@ -134,7 +140,7 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
         fresh.dispose();
       }
       lastReuse = { tokens: ids.length, cachedTokens: 0, kvOnGpu: false };
-      return at.map((p) => sigmoid(m[p]!));
+      return scoresAt(m, at);
     }
     const keep = cache.commonPrefix(ids);
     await cache.truncate(keep, r.signal);
@@ -145,7 +151,7 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
     if (cache.length === lastStart) cache.mark();
     await cache.extend(ids.slice(cache.length), { ...feed, read });
     lastReuse = { tokens: ids.length, cachedTokens: keep, kvOnGpu: cache.onGpu };
-    return at.map((p) => sigmoid(margins[p]!));
+    return scoresAt(margins, at);
   }
 
   return {

@@ -163,6 +163,11 @@ function loadAdvice(label: string, detail: string): string {
     : `Cannot load the model at ${label}: ${first}`;
 }
 
+/** NaN outputs mean a broken folder or a dtype the device computes wrongly, never a valid answer. */
+export function brokenOutput(loaded: TjsLoaded): string {
+  return `The model at ${loaded.label} produced NaN outputs on ${loaded.device} with ${loaded.dtype} weights. Try another dtype (fp32) or device, or rebuild the folder.`;
+}
+
 /** Token ids as the [1, n] int64 tensor the graphs take. */
 export function idsTensor(ids: readonly number[]): Tensor {
   return new Tensor('int64', BigInt64Array.from(ids, (i) => BigInt(i)), [1, ids.length]);

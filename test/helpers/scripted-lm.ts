@@ -50,7 +50,7 @@ export const BIGRAMS: [number, number][] = [
 const HIDDEN = 64;
 const LOGIT = 3; // × the normalised one-hot's 8 = a logit of 24
 
-function scriptedWeights(): { spec: ReturnType<typeof randomModelSpec>; tensors: Map<string, Tensor32> } {
+function scriptedWeights(broken: boolean): { spec: ReturnType<typeof randomModelSpec>; tensors: Map<string, Tensor32> } {
   const spec = randomModelSpec({ head: 'lm', layers: 1, hidden: HIDDEN, heads: 4, kvHeads: 2, tie: false, merges: SCRIPTED_MERGES });
   const tensors = new Map<string, Tensor32>();
   for (const [name, shape] of expectedTensors(spec)) {
@@ -64,6 +64,8 @@ function scriptedWeights(): { spec: ReturnType<typeof randomModelSpec>; tensors:
     emb[from * HIDDEN + dim] = 1;
     head[to * HIDDEN + dim] = LOGIT;
   });
+  // A corrupt folder: every output is NaN.
+  if (broken) tensors.get('model.norm.weight')!.data.fill(NaN);
   return { spec, tensors };
 }
 
@@ -71,15 +73,18 @@ export interface ScriptedModel {
   dir: string;
 }
 
-/** Builds (once, cached under a hash of this file and the builder) and returns the folder. */
-export async function scriptedLm(): Promise<ScriptedModel> {
+/**
+ * Builds (once, cached under a hash of this file and the builder) and returns the folder. `broken`:
+ * the same model with NaN final-norm weights, as a corrupt download would be.
+ */
+export async function scriptedLm(o: { broken?: boolean } = {}): Promise<ScriptedModel> {
   const h = createHash('sha256').update(readFileSync(fileURLToPath(import.meta.url)));
   for (const f of ['write-model.ts', 'qwen2-graph.ts', 'onnx-graph.ts', 'tokenizer.ts', 'spec.ts']) {
     h.update(readFileSync(fileURLToPath(new URL(`../../src/onnx/${f}`, import.meta.url))));
   }
-  const dir = join(FIXTURE_CACHE, `scripted-lm-${h.digest('hex').slice(0, 12)}`);
+  const dir = join(FIXTURE_CACHE, `${o.broken ? 'broken' : 'scripted'}-lm-${h.digest('hex').slice(0, 12)}`);
   if (existsSync(join(dir, 'config.json'))) return { dir };
-  const { spec, tensors } = scriptedWeights();
+  const { spec, tensors } = scriptedWeights(!!o.broken);
   const tok = tinyTokenizer(SCRIPTED_MERGES, spec.maxPositionEmbeddings);
   const scratch = `${dir}.build-${process.pid}-${Date.now()}`;
   await writeModelFolder({
