@@ -49,8 +49,6 @@ export class KvCache {
   private past: Past | null = null;
   private marked: { length: number; past: Past } | null = null;
   private readonly chunk: number;
-  /** Tokens run through the model since creation (what the cache saves is measured against this). */
-  fedTokens = 0;
 
   constructor(
     private readonly model: Forwarder,
@@ -62,10 +60,6 @@ export class KvCache {
   /** Number of tokens whose K/V are held. */
   get length(): number {
     return this.ids.length;
-  }
-
-  get tokens(): readonly number[] {
-    return this.ids;
   }
 
   /** Whether the K/V tensors live in GPU buffers (WebGPU keeps them there between calls). */
@@ -98,8 +92,7 @@ export class KvCache {
     if (n === 0 || !this.past) return this.reset();
     if (!onGpu(this.past)) {
       const cut = slicePast(this.past, n);
-      this.release(this.past);
-      if (this.marked && this.marked.length > n) this.dropMark();
+      this.reset();
       this.past = cut;
       this.ids = keep;
       return;
@@ -141,9 +134,10 @@ export class KvCache {
 
   /** Drops every cached token and frees the tensors. */
   reset(): void {
-    if (this.past) this.release(this.past);
-    this.dropMark();
+    // The mark may be the current state itself: free each state once.
+    for (const p of new Set([this.past, this.marked?.past])) if (p) disposePast(p);
     this.past = null;
+    this.marked = null;
     this.ids = [];
   }
 
@@ -161,7 +155,6 @@ export class KvCache {
     };
     if (past) inputs.past_key_values = past;
     const out = await this.model.forward(inputs);
-    this.fedTokens += ids.length;
     const present: Past = {};
     let logits: Tensor | undefined;
     for (const [name, t] of Object.entries(out)) {
@@ -182,11 +175,6 @@ export class KvCache {
   /** Frees a state unless the mark still needs it. */
   private release(p: Past): void {
     if (this.marked?.past !== p) disposePast(p);
-  }
-
-  private dropMark(): void {
-    if (this.marked && this.marked.past !== this.past) disposePast(this.marked.past);
-    this.marked = null;
   }
 }
 

@@ -33,10 +33,6 @@ export class StepDecoder {
 
   constructor(private readonly o: StepDecoderOptions) {}
 
-  get done(): StepOutcome | null {
-    return this.outcome;
-  }
-
   /** Takes one sampled id; returns the outcome once the step is complete. */
   push(id: number): StepOutcome | null {
     if (this.outcome) throw new Error('StepDecoder: the step is already complete.');

@@ -10,7 +10,7 @@ import { getTemplate, renderContinuation, type ChatTemplate } from '../core/prom
 import type { Sampling, StepModel, StepRequest, StepResult } from '../core/types.ts';
 import { defuseControlTokens } from './control-tokens.ts';
 import { KvCache, type Forwarder } from './kv-cache.ts';
-import { logProbOf, resolveSampling, sampleToken, samplingRng, type SamplingConfig } from './sampler.ts';
+import { logProbOf, NO_FILTERS, resolveSampling, sampleToken, samplingRng, type SamplingConfig } from './sampler.ts';
 import type { TokenProbe } from './self-check.ts';
 import { StepDecoder } from './step-decoder.ts';
 import type { TjsModelOptions } from './tjs-options.ts';
@@ -187,9 +187,9 @@ function generationDefaults(loaded: TjsLoaded): SamplingConfig {
   const g = ((loaded.model as unknown as { generation_config?: Record<string, unknown> }).generation_config ?? {}) as Record<string, unknown>;
   const num = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x : d);
   return {
-    temperature: g.do_sample === false ? 0 : num(g.temperature, 1),
-    topP: num(g.top_p, 1),
-    topK: num(g.top_k, 0),
+    temperature: g.do_sample === false ? 0 : num(g.temperature, NO_FILTERS.temperature),
+    topP: num(g.top_p, NO_FILTERS.topP),
+    topK: num(g.top_k, NO_FILTERS.topK),
   };
 }
 

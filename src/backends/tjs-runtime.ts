@@ -44,7 +44,7 @@ export class ContextLengthError extends TrimError {
   }
 }
 
-export function isNode(): boolean {
+function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node;
 }
 
@@ -186,8 +186,4 @@ export function tokenIds(tokenizer: PreTrainedTokenizer, tokens: readonly string
     if (ids.length === 1) out.push(ids[0]!);
   }
   return out;
-}
-
-export async function disposeModel(loaded: TjsLoaded): Promise<void> {
-  await loaded.model.dispose();
 }
