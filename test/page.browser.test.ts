@@ -35,7 +35,9 @@ function pageUrl(params: Record<string, string | number>): string {
     remote: remote.url,
     remoteModel: 'big',
     remoteMode: 'raw',
-    maxStepTokens: '12',
+    // Greedy decoding: the tiny random model's drafts are then the same on every run (and not blank).
+    temperature: '0',
+    maxStepTokens: '24',
     ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
   });
   return `${site.url}?${q}`;
@@ -47,6 +49,9 @@ async function solve(page: Page, problem?: string): Promise<void> {
   await page.getByRole('button', { name: 'Solve', exact: true }).click();
   await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 120_000 });
 }
+
+/** Settings applied through the form persist in localStorage; tests that apply some forget them after. */
+const forgetSettings = (page: Page) => page.evaluate(() => localStorage.clear());
 
 const sources = (page: Page) => page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.source));
 const ledgerCell = async (page: Page, scope: 'problem' | 'session', field: string) =>
@@ -75,8 +80,18 @@ describe('the page', () => {
     remote.respond = (req) => ({ text: `Remote step ${continuedSteps(req).length + 1}: $y^2 = 4$, so $y = 2$.`, chunkDelayMs: 60 });
     const before = remote.generations.length;
     const { page, errors, dialogs } = await openPage(gpu.context, pageUrl({ policy: 'random:0.5', seed: seedFor(['strong', 'accept']), maxSteps: 3, device: 'webgpu' }));
+    // SwiftShader has no shader-f16: the WebLLM presets offered are the q4f32 builds.
+    const presets = await page.$$eval('#weak-preset option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    expect(presets).toContain('webllm:Qwen2.5-Math-1.5B-Instruct-q4f32_1-MLC');
+    expect(presets.join(' ')).not.toContain('q4f16');
     await page.evaluate(() => {
-      const w = window as unknown as { ticks: number };
+      const w = window as unknown as { ticks: number; statusLog: string[] };
+      w.statusLog = [];
+      new MutationObserver(() => w.statusLog.push(document.getElementById('weak-status')!.textContent ?? '')).observe(document.getElementById('weak-status')!, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
       w.ticks = 0;
       const tick = () => {
         w.ticks++;
@@ -105,6 +120,9 @@ describe('the page', () => {
     // KaTeX rendered the remote step's math.
     expect(await page.locator('#steps li[data-source="strong"] .katex').count()).toBeGreaterThan(0);
     expect(await page.textContent('#prm-status')).toMatch(/ready/);
+    // Download progress was shown with sizes.
+    const log = await page.evaluate(() => (window as unknown as { statusLog: string[] }).statusLog);
+    expect(log.some((t) => /^Small model: downloading onnx\/model\.onnx — [\d.]+ KB of [\d.]+ KB$/.test(t)), log.join('\n')).toBe(true);
 
     const gens = remote.generations.slice(before);
     expect(gens.length).toBe(src.filter((s) => s === 'strong').length);
@@ -151,7 +169,7 @@ describe('the page', () => {
     await expect.poll(() => remote.generations.at(-1)!.clientClosed).toBe(true);
 
     // Greedy decoding of the tiny random model runs to the 2048-token cap (seconds on WASM): Stop it early.
-    await page.goto(pageUrl({ policy: 'weak-only', temperature: 0, maxStepTokens: 2048, maxSteps: 1 }));
+    await page.goto(pageUrl({ policy: 'weak-only', maxStepTokens: 2048, maxSteps: 1 }));
     await page.waitForSelector('body[data-ready="true"]');
     const workers: string[] = [];
     page.on('worker', (w) => workers.push(w.url()));
@@ -171,7 +189,86 @@ describe('the page', () => {
     expect(workers.filter((u) => u.includes('lm.worker'))).toHaveLength(1);
     expect(await page.textContent('#run-error')).toBe('');
     expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBe(32);
+    await forgetSettings(page);
     await page.close();
+  });
+
+  it('reports a crashed model worker, keeps the transcript, and carries on with a fresh worker', async () => {
+    remote.enqueue({ text: 'Remote step one.' });
+    // Step 1 comes from the remote model; step 2 is a long greedy draft on the device, crashed half-way.
+    const { page } = await openPage(gpu.context, pageUrl({ policy: 'random:0.5', seed: seedFor(['strong', 'accept']), maxStepTokens: 2048, maxSteps: 2 }));
+    const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+    await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Crash test');
+    await page.getByRole('button', { name: 'Solve', exact: true }).click();
+    await page.waitForSelector('#steps li[data-live][data-source="weak"] .live-text:not(:empty)', { timeout: 60_000 });
+    const lm = page.workers().find((w) => w.url().includes('lm.worker'))!;
+    await lm.evaluate(() => void setTimeout(() => { throw new Error('simulated crash'); }));
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 20_000 });
+    expect(await page.textContent('#run-error')).toMatch(/The small model stopped: it crashed \(.*simulated crash\)\. A fresh worker is being started; press Solve to try again\./);
+    expect(await sources(page)).toEqual(['strong']);
+    await expect.poll(() => page.textContent('#weak-status'), { timeout: 30_000 }).toMatch(/ready/);
+    await page.fill('#max-step-tokens', '16');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    remote.enqueue({ text: 'Remote step one.' });
+    await solve(page, 'After the crash');
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await sources(page)).toContain('strong');
+    await forgetSettings(page);
+    await page.close();
+  });
+
+  it('asks before a request leaves the device when the user wants to confirm, and keeps the API key out of links, logs and storage', async () => {
+    const locked = await startOpenAIServer({ apiKey: 'sk-page-secret' });
+    try {
+      locked.respond = () => ({ text: 'Remote says \\boxed{5}.' });
+      const { page } = await openPage(gpu.context, pageUrl({ policy: 'strong-only', maxSteps: 2, remote: locked.url, confirm: 1 }));
+      await page.fill('#api-key', 'sk-page-secret');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain('sk-page-secret');
+      // Refused: nothing is sent.
+      const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+      await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('What is 2 + 3?');
+      await page.getByRole('button', { name: 'Solve', exact: true }).click();
+      await page.waitForSelector('#confirm-dialog[open]', { timeout: 60_000 });
+      expect(await page.textContent('#confirm-host')).toBe(new URL(locked.url).host);
+      expect(await page.textContent('#confirm-body')).toContain('What is 2 + 3?');
+      await page.getByRole('button', { name: "Don't send" }).click();
+      await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs);
+      expect(await page.textContent('#run-error')).toMatch(/You declined to send step text to 127\.0\.0\.1/);
+      expect(locked.generations).toHaveLength(0);
+      // Accepted: sent with the key in the Authorization header only.
+      const runs2 = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+      await page.getByRole('button', { name: 'Solve', exact: true }).click();
+      await page.waitForSelector('#confirm-dialog[open]', { timeout: 60_000 });
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs2);
+      expect(await page.textContent('#run-error')).toBe('');
+      expect(await page.textContent('#answer-text')).toContain('5');
+      expect(locked.generations).toHaveLength(1);
+      expect(locked.generations[0]!.headers.authorization).toBe('Bearer sk-page-secret');
+      expect(page.url()).not.toContain('sk-page-secret');
+      const stored = await page.evaluate(async () => {
+        const db = await new Promise<IDBDatabase>((ok) => (indexedDB.open('trim-page').onsuccess = (e) => ok((e.target as IDBOpenDBRequest).result)));
+        const all = await new Promise<unknown[]>((ok) => (db.transaction('solves').objectStore('solves').getAll().onsuccess = (e) => ok((e.target as IDBRequest).result)));
+        return JSON.stringify([all, localStorage, sessionStorage, document.body.innerHTML]);
+      });
+      expect(stored).toContain('What is 2 + 3?');
+      expect(stored).not.toContain('sk-page-secret');
+      // Session-only by default: gone after a reload; remembered only when asked.
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.getAttribute('#api-key', 'placeholder')).toBe('Optional');
+      await page.fill('#api-key', 'sk-page-secret');
+      await page.check('#remember-key');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      expect(await page.evaluate(() => JSON.stringify(localStorage))).toContain('sk-page-secret');
+      await page.getByRole('button', { name: 'Forget the key' }).click();
+      expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain('sk-page-secret');
+      await forgetSettings(page);
+      await page.close();
+    } finally {
+      await locked.close();
+    }
   });
 
   it('reports a remote 401, 500 and a hung remote clearly, and keeps the transcript', async () => {
@@ -215,13 +312,25 @@ describe('the page', () => {
     await page.close();
   });
 
-  it('without WebGPU says why and solves with the models on WebAssembly', async () => {
-    const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'tjs:./models/tiny-prm#value', policy: 'thr:0.5', remote: '', maxSteps: 2 }));
+  it('without WebGPU says why, solves on WebAssembly with the self-check PRM, refuses WebLLM clearly, and clears the model cache', async () => {
+    const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'self', policy: 'thr:0.5', remote: '', maxSteps: 2 }));
     expect(await page.textContent('#device-status')).toMatch(/^No WebGPU: .*no GPU adapter.*WebAssembly/);
-    await solve(page, 'What is 1 + 1?');
+    await solve(page, 'Solve $x^2 = 4$ for $x > 0$.');
     expect((await sources(page)).length).toBeGreaterThan(0);
     expect(await page.textContent('#weak-status')).toMatch(/ready.*wasm/);
     expect(await page.textContent('#run-error')).toBe('');
+    // The self-check PRM scored the draft with the small model itself.
+    expect(await page.textContent('#steps li[data-index="0"] [data-field="score"]')).toMatch(/^PRM [01]\.\d\d$/);
+    expect(await ledgerCell(page, 'problem', 'prmCalls')).toBeGreaterThan(0);
+    expect(await page.evaluate(() => caches.keys())).toContain('trim-models');
+    await page.getByRole('button', { name: 'Clear model cache' }).click();
+    await expect.poll(() => page.textContent('#settings-message')).toMatch(/Cleared: .*trim-models/);
+    expect(await page.evaluate(() => caches.keys())).not.toContain('trim-models');
+    // WebLLM needs WebGPU: the page says so and what to do instead.
+    await page.goto(pageUrl({ weak: 'webllm:Qwen2.5-0.5B-Instruct-q4f32_1-MLC', prm: 'self', policy: 'weak-only', remote: '' }));
+    await page.waitForSelector('body[data-ready="true"]');
+    await solve(page, 'What is 1 + 1?');
+    expect(await page.textContent('#run-error')).toMatch(/WebLLM models need WebGPU.*Choose the offline demo or a transformers\.js model/);
     await page.close();
   });
 
