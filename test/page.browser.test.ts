@@ -323,10 +323,10 @@ describe('the page', () => {
     // The self-check PRM scored the draft with the small model itself.
     expect(await page.textContent('#steps li[data-index="0"] [data-field="score"]')).toMatch(/^PRM [01]\.\d\d$/);
     expect(await ledgerCell(page, 'problem', 'prmCalls')).toBeGreaterThan(0);
-    expect(await page.evaluate(() => caches.keys())).toContain('trim-models');
+    expect(await page.evaluate(() => caches.keys())).toContain('transformers-cache');
     await page.getByRole('button', { name: 'Clear model cache' }).click();
-    await expect.poll(() => page.textContent('#settings-message')).toMatch(/Cleared: .*trim-models/);
-    expect(await page.evaluate(() => caches.keys())).not.toContain('trim-models');
+    await expect.poll(() => page.textContent('#settings-message')).toMatch(/Cleared: .*transformers-cache/);
+    expect(await page.evaluate(() => caches.keys())).not.toContain('transformers-cache');
     // WebLLM needs WebGPU: the page says so and what to do instead.
     await page.goto(pageUrl({ weak: 'webllm:Qwen2.5-0.5B-Instruct-q4f32_1-MLC', prm: 'self', policy: 'weak-only', remote: '' }));
     await page.waitForSelector('body[data-ready="true"]');

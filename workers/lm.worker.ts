@@ -8,6 +8,6 @@ import { setUpTjs, yieldBeforeForward } from './tjs-setup.ts';
 
 serveModelWorker<TjsWorkerConfig>(async (c, onProgress) => {
   setUpTjs(c);
-  const model = tjsStepModel(yieldBeforeForward(await loadTjs({ model: c.url, device: c.device, onProgress }, 'causal-lm')));
+  const model = tjsStepModel(yieldBeforeForward(await loadTjs({ model: c.url, device: c.device, onProgress })));
   return { model, probe: model, description: model.description, dispose: () => model.dispose() };
 });

@@ -7,8 +7,7 @@ import { setUpTjs, yieldBeforeForward } from './tjs-setup.ts';
 
 serveModelWorker<TjsWorkerConfig>(async (c, onProgress) => {
   setUpTjs(c);
-  // An lm-tag PRM reads next-token logits, so it loads as a causal LM; value and two-class heads as a bare model.
-  const loaded = yieldBeforeForward(await loadTjs({ model: c.url, device: c.device, onProgress }, c.head === 'lm-tag' ? 'causal-lm' : 'any'));
+  const loaded = yieldBeforeForward(await loadTjs({ model: c.url, device: c.device, onProgress }));
   try {
     const prm = await tjsPrm(loaded, { head: c.head });
     return { scorer: prm, description: prm.description, dispose: () => prm.dispose() };

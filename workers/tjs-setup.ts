@@ -1,14 +1,11 @@
-// What both transformers.js workers share: self-hosted ONNX Runtime, model files kept in the page's
-// own fetching cache (see src/backends/model-cache.ts), and a forward pass that lets Stop in.
-import { env } from '@huggingface/transformers';
+// What both transformers.js workers share: self-hosted ONNX Runtime, and a forward pass that lets Stop in.
 import type { TjsWorkerConfig } from '../src/app/models.ts';
-import { fetchingModelCache } from '../src/backends/model-cache.ts';
 import { configureTjsRuntime, type TjsLoaded } from '../src/backends/tjs-runtime.ts';
 
 export function setUpTjs(c: TjsWorkerConfig): void {
-  configureTjsRuntime({ wasmPaths: c.ort });
-  env.useCustomCache = true;
-  env.customCache = fetchingModelCache([c.url + '/', c.ort.wasm, c.ort.mjs]);
+  // transformers.js keeps fetched model files and the wasm in Cache Storage ("transformers-cache"),
+  // which is what lets cached models load offline and what "Clear model cache" deletes.
+  configureTjsRuntime({ wasmPaths: c.ort, browserCache: true });
 }
 
 /** Resolves after the tasks already queued (a cancel message among them) have run; no timer clamping. */

@@ -143,7 +143,7 @@ export class ModelManager {
 }
 
 /** Cache Storage and IndexedDB entries that hold model files (transformers.js, WebLLM, runtime-cached files). */
-const MODEL_CACHE = /^(trim-models|transformers-cache|webllm|trim-runtime)/;
+const MODEL_CACHE = /^(transformers-cache|webllm|trim-runtime)/;
 
 /** Deletes downloaded models; the app shell stays cached so the page still opens offline. */
 export async function clearModelCaches(): Promise<string[]> {
