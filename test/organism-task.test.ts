@@ -31,8 +31,8 @@ const known: Chain = {
     { kind: 'multiply', operand: 3 },
   ],
 };
-const knownProblem = 'Start with 3. 1) add 4; 2) subtract 5; 3) multiply by 3. What is the result?';
-const knownSteps = ['1) 3 + 4 = 7', '2) 7 - 5 = 2', '3) 2 * 3 = 6. Answer: \\boxed{6}'];
+const knownProblem = 'Start with 3, then 1) +4 2) -5 3) *3.';
+const knownSteps = ['1) 3+4=7', '2) 7-5=2', '3) 2*3=\\boxed{6}'];
 
 describe('organism task', () => {
   it('writes problems and reference steps in the project step format', () => {
@@ -67,21 +67,22 @@ describe('organism task', () => {
   it('refuses text that is not an organism problem, saying what it expected', () => {
     for (const bad of [
       'What is 2 + 2?',
-      'Start with 3. 1) add 4; 3) subtract 5. What is the result?',
-      'Start with 3. 1) divide by 4. What is the result?',
-      'Start with 3. What is the result?',
-      `Start with 3. ${'1) add 4; '.repeat(5000)}. What is the result?`,
+      'Start with 3, then 1) +4 3) -5.',
+      'Start with 3, then 1) /4.',
+      'Start with 3, then 1) +12.',
+      'Start with 3.',
+      `Start with 3, then ${'1) +4 '.repeat(5000)}.`,
     ]) {
       expect(() => parseProblem(bad)).toThrow(OrganismFormatError);
     }
-    expect(() => parseProblem('x')).toThrow(/Start with N/);
+    expect(() => parseProblem('x')).toThrow(/Start with N, then/);
   });
 });
 
 describe('organism checker', () => {
   it('labels the first wrong step and everything after it, and errors cascade', () => {
     // Step 2 subtracts wrongly; step 3 multiplies the wrong value correctly: still after an error.
-    const steps = ['1) 3 + 4 = 7', '2) 7 - 5 = 3', '3) 3 * 3 = 9. Answer: \\boxed{9}'];
+    const steps = ['1) 3+4=7', '2) 7-5=3', '3) 3*3=\\boxed{9}'];
     const c = checkSolution(knownProblem, steps);
     expect(c.steps.map((s) => s.label)).toEqual(['correct', 'first-wrong', 'after-error']);
     expect(c.steps[1]!.fault).toBe('wrong-result');
@@ -91,30 +92,31 @@ describe('organism checker', () => {
 
   it('names each kind of fault', () => {
     const at = (k: number, text: string) => stepFault(known, k, text);
-    expect(at(0, '1) 3 + 4 = 7')).toBeNull();
-    expect(at(0, '1)3+4=7')).toBeNull();
-    expect(at(0, '2) 3 + 4 = 7')).toBe('wrong-number');
-    expect(at(1, '2) 6 - 5 = 1')).toBe('wrong-input');
-    expect(at(1, '2) 7 + 5 = 12')).toBe('wrong-operation');
-    expect(at(1, '2) 7 - 4 = 3')).toBe('wrong-operation');
-    expect(at(1, '2) 7 - 5 = 3')).toBe('wrong-result');
-    expect(at(1, '2) 7 - 5 = 2. Answer: \\boxed{2}')).toBe('early-answer');
-    expect(at(1, '2) 7 - 5 = 2 and then')).toBe('unreadable');
-    expect(at(2, '3) 2 * 3 = 6')).toBe('missing-answer');
-    expect(at(2, '3) 2 * 3 = 6. Answer: \\boxed{7}')).toBe('wrong-result');
-    expect(at(2, '3) 2 * 3 = 6. Answer: \\boxed{6} trailing')).toBe('wrong-result');
-    expect(at(3, '4) 6 + 1 = 7')).toBe('extra-step');
+    expect(at(0, '1) 3+4=7')).toBeNull();
+    expect(at(0, ' 1)3 + 4 = 7 ')).toBeNull();
+    expect(at(0, '2) 3+4=7')).toBe('wrong-number');
+    expect(at(1, '2) 6-5=1')).toBe('wrong-input');
+    expect(at(1, '2) 7+5=12')).toBe('wrong-operation');
+    expect(at(1, '2) 7-4=3')).toBe('wrong-operation');
+    expect(at(1, '2) 7-5=3')).toBe('wrong-result');
+    expect(at(1, '2) 7-5=\\boxed{2}')).toBe('early-answer');
+    expect(at(1, '2) 7-5=2 and then')).toBe('unreadable');
+    expect(at(2, '3) 2*3=6')).toBe('missing-answer');
+    expect(at(2, '3) 2*3=\\boxed{7}')).toBe('wrong-result');
+    expect(at(2, '3) 2*3=\\boxed{6} trailing')).toBe('unreadable');
+    expect(at(2, '3) 2*3=\\boxed{ 6 }')).toBeNull();
+    expect(at(3, '4) 6+1=7')).toBe('extra-step');
     expect(at(0, 'the sum is seven')).toBe('unreadable');
   });
 
   it('survives hostile model output and grades only an exact integer', () => {
-    const hostile = ['<|im_end|><|im_start|>user', '\\boxed{', '9'.repeat(100_000), '', '1) 3 + 4 = 7\n\n\\boxed{7}'];
+    const hostile = ['<|im_end|><|im_start|>user', '\\boxed{', '9'.repeat(100_000), '', '1) 3+4=7\n\n\\boxed{7}'];
     const c = checkSolution(known, hostile);
     expect(c.steps.map((s) => s.label)).toEqual(['first-wrong', 'after-error', 'after-error', 'after-error', 'after-error']);
     expect(c.correct).toBe(false);
     expect(checkSolution(known, [])).toMatchObject({ steps: [], firstError: null, answer: null, correct: false });
     // A right final answer after wrong steps is still a right answer (the final grade is the answer's).
-    expect(checkSolution(known, ['1) 3 + 4 = 8', 'so \\boxed{6}']).correct).toBe(true);
+    expect(checkSolution(known, ['1) 3+4=8', 'so \\boxed{6}']).correct).toBe(true);
     expect(gradeAnswer(' 6 ', 6)).toBe(true);
     expect(gradeAnswer('6.0', 6)).toBe(false);
     expect(gradeAnswer('06', 6)).toBe(true);
@@ -162,7 +164,7 @@ describe('trim organism', () => {
       input,
       [
         JSON.stringify({ problem: knownProblem, steps: knownSteps }),
-        JSON.stringify({ problem: knownProblem, solution: '1) 3 + 4 = 7\n\n2) 7 - 5 = 1\n\n3) 1 * 3 = 3. Answer: \\boxed{3}', id: 'x' }),
+        JSON.stringify({ problem: knownProblem, solution: '1) 3+4=7\n\n2) 7-5=1\n\n3) 1*3=\\boxed{3}', id: 'x' }),
         '',
       ].join('\n'),
     );

@@ -5,7 +5,7 @@
 
 import { lastBoxed } from '../core/grade/boxed.ts';
 import { joinSteps } from '../core/steps.ts';
-import { ANSWER_LEAD, OPS, chainValues, parseProblem, type Chain } from './task.ts';
+import { OPS, chainValues, parseProblem, type Chain } from './task.ts';
 
 export type StepLabel = 'correct' | 'first-wrong' | 'after-error';
 
@@ -37,12 +37,7 @@ export interface SolutionCheck {
 }
 
 // Lenient on spaces only: the format is the task, and a step in another format is not this step.
-const STEP_RE = /^\s*(\d{1,3})\)\s*(\d{1,4})\s*([+\-*])\s*(\d{1,4})\s*=\s*(\d{1,5})(.*)$/s;
-const ANSWER_RE = new RegExp(`^${escapeRe(ANSWER_LEAD)}\\\\boxed\\{(\\d{1,5})\\}\\s*$`);
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+const STEP_RE = /^\s*(\d{1,3})\)\s*(\d{1,4})\s*([+\-*])\s*(\d{1,4})\s*=\s*(?:(\d{1,5})|\\boxed\{\s*(\d{1,5})\s*\})\s*$/;
 
 /** Why step k (0-based) is wrong when the steps before it were right, or null when it is right. */
 export function stepFault(chain: Chain, k: number, text: string): StepFault | null {
@@ -55,13 +50,12 @@ export function stepFault(chain: Chain, k: number, text: string): StepFault | nu
   if (Number(m[1]) !== k + 1) return 'wrong-number';
   if (Number(m[2]) !== values[k]) return 'wrong-input';
   if (m[3] !== OPS[op.kind].symbol || Number(m[4]) !== op.operand) return 'wrong-operation';
-  if (Number(m[5]) !== values[k + 1]) return 'wrong-result';
-  const rest = m[6]!;
+  const boxed = m[6] !== undefined;
+  if (Number(boxed ? m[6] : m[5]) !== values[k + 1]) return 'wrong-result';
   const last = k === chain.ops.length - 1;
-  if (!last) return rest.trim() === '' ? null : rest.includes('\\boxed') ? 'early-answer' : 'unreadable';
-  const a = ANSWER_RE.exec(rest);
-  if (!a) return rest.includes('\\boxed') ? 'wrong-result' : 'missing-answer';
-  return Number(a[1]) === values[k + 1] ? null : 'wrong-result';
+  if (last && !boxed) return 'missing-answer';
+  if (!last && boxed) return 'early-answer';
+  return null;
 }
 
 /** Labels every step and grades the final answer. `problem` is the problem text or its chain. */

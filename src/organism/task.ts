@@ -1,7 +1,8 @@
 // The model organism's task: a start number and 3–6 single-digit operations applied in order. Each
 // step performs one operation on the previous step's result, so a wrong step poisons every step
-// after it, the way a wrong line poisons a real derivation. Numbers stay small (results 0..MAX_VALUE,
-// operands 1..9) so that models of tens of thousands of parameters can learn it on a laptop CPU.
+// after it, the way a wrong line poisons a real derivation. Numbers stay single digits (results
+// 0..MAX_VALUE, operands 1..9) so that models of tens of thousands of parameters learn it on a CPU in
+// minutes (two-digit arithmetic takes such models far longer).
 
 import type { Rng } from '../core/rng.ts';
 import { OrganismFormatError } from './errors.ts';
@@ -18,15 +19,13 @@ export interface Chain {
   ops: Operation[];
 }
 
-/** Largest intermediate result; keeps every number at one or two digits. */
+/** Largest intermediate result. */
 export const MAX_VALUE = 9;
 export const MIN_OPS = 3;
 export const MAX_OPS = 6;
 
 interface OpSpec {
-  /** The words in the problem ("multiply by 3"). */
-  verb: string;
-  /** The symbol in a step ("12 * 3 = 36"). */
+  /** The symbol in the problem ("*3") and in a step ("2*3=6"). */
   symbol: string;
   apply(a: number, b: number): number;
   /** Operands this operation may take. */
@@ -36,10 +35,10 @@ interface OpSpec {
 const digits = (from: number) => Array.from({ length: 10 - from }, (_, i) => from + i);
 
 export const OPS: Readonly<Record<OpKind, OpSpec>> = {
-  add: { verb: 'add', symbol: '+', apply: (a, b) => a + b, operands: digits(1) },
-  subtract: { verb: 'subtract', symbol: '-', apply: (a, b) => a - b, operands: digits(1) },
+  add: { symbol: '+', apply: (a, b) => a + b, operands: digits(1) },
+  subtract: { symbol: '-', apply: (a, b) => a - b, operands: digits(1) },
   // ×1 would be a step that changes nothing; a tiny model learns nothing from it.
-  multiply: { verb: 'multiply by', symbol: '*', apply: (a, b) => a * b, operands: digits(2) },
+  multiply: { symbol: '*', apply: (a, b) => a * b, operands: digits(2) },
 };
 
 const OP_KINDS = Object.keys(OPS) as OpKind[];
@@ -68,7 +67,8 @@ export function randomChain(rng: Rng): Chain {
   let value = start;
   while (ops.length < n) {
     // Choosing the kind first keeps the three kinds equally common wherever they are possible.
-    const kinds = OP_KINDS.filter((k) => OPS[k].operands.some((b) => inRange(OPS[k].apply(value, b))));
+    // Multiplying 0 is a step with nothing to compute.
+    const kinds = OP_KINDS.filter((k) => !(k === 'multiply' && value === 0) && OPS[k].operands.some((b) => inRange(OPS[k].apply(value, b))));
     const kind = pick(kinds);
     const operand = pick(OPS[kind].operands.filter((b) => inRange(OPS[kind].apply(value, b))));
     ops.push({ kind, operand });
@@ -78,42 +78,38 @@ export function randomChain(rng: Rng): Chain {
 }
 
 const PROBLEM_HEAD = 'Start with ';
-const PROBLEM_TAIL = ' What is the result?';
 
-/** "Start with 7. 1) add 5; 2) multiply by 2; 3) subtract 9. What is the result?" */
+// The text is terse on purpose: every character is a token of a byte-level model, and training cost
+// grows with the square of the length.
+/** "Start with 7, then 1) +5 2) *2 3) -9." */
 export function problemText(chain: Chain): string {
-  const ops = chain.ops.map((op, i) => `${i + 1}) ${OPS[op.kind].verb} ${op.operand}`).join('; ');
-  return `${PROBLEM_HEAD}${chain.start}. ${ops}.${PROBLEM_TAIL}`;
+  const ops = chain.ops.map((op, i) => `${i + 1}) ${OPS[op.kind].symbol}${op.operand}`).join(' ');
+  return `${PROBLEM_HEAD}${chain.start}, then ${ops}.`;
 }
 
-const OP_RE = /^(\d+)\) (add|subtract|multiply by) (\d+)$/;
+const PROBLEM_RE = /^Start with (\d{1,2}), then (.+)\.$/;
+const OP_RE = /^(\d{1,2})\) ([+\-*])(\d)$/;
 
 /** Reads a problem written by `problemText` back into its chain; anything else is refused. */
 export function parseProblem(text: string): Chain {
+  const fail = (why: string) => new OrganismFormatError(`Not an organism problem (${why}): expected "Start with N, then 1) +N 2) *N ….".`);
   const t = text.trim();
-  const fail = (why: string) =>
-    new OrganismFormatError(`Not an organism problem (${why}): expected "Start with N. 1) add N; 2) …. What is the result?".`);
-  if (!t.startsWith(PROBLEM_HEAD) || !t.endsWith(PROBLEM_TAIL)) throw fail('wrong opening or closing words');
-  const body = t.slice(PROBLEM_HEAD.length, -PROBLEM_TAIL.length);
-  const m = /^(\d{1,2})\. (.+)\.$/.exec(body);
-  if (!m) throw fail('no start number');
-  const parts = m[2]!.split('; ');
-  if (parts.length < 1 || parts.length > 30) throw fail(`${parts.length} operations`);
+  if (t.length > 400) throw fail('too long');
+  const m = PROBLEM_RE.exec(t);
+  if (!m) throw fail('wrong opening or closing words');
+  const parts = m[2]!.split(/ (?=\d{1,2}\) )/);
   const ops = parts.map((p, i) => {
     const o = OP_RE.exec(p);
     if (!o || Number(o[1]) !== i + 1) throw fail(`operation ${i + 1} reads "${p.slice(0, 40)}"`);
-    const kind = OP_KINDS.find((k) => OPS[k].verb === o[2])!;
+    const kind = OP_KINDS.find((k) => OPS[k].symbol === o[2])!;
     return { kind, operand: Number(o[3]) };
   });
   return { start: Number(m[1]), ops };
 }
 
-export const ANSWER_LEAD = '. Answer: ';
-
-/** Step k (1-based) of the reference solution: "k) a + b = c", the last one followed by the boxed answer. */
+/** Step k (1-based) of the reference solution: "k) a+b=c", the last one with c boxed ("3) 2*3=\boxed{6}"). */
 export function stepText(k: number, a: number, op: Operation, c: number, last: boolean): string {
-  const s = `${k}) ${a} ${OPS[op.kind].symbol} ${op.operand} = ${c}`;
-  return last ? `${s}${ANSWER_LEAD}\\boxed{${c}}` : s;
+  return `${k}) ${a}${OPS[op.kind].symbol}${op.operand}=${last ? `\\boxed{${c}}` : c}`;
 }
 
 /** The reference solution, one step per operation. */

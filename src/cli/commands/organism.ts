@@ -18,8 +18,9 @@ Usage:
       Rows: {"id", "problem", "answer", "steps"}.
   trim organism check --in FILE [--out FILE]
       Labels solutions step by step. Each input line is {"problem", "steps": [..]} or
-      {"problem", "solution": "..."}; each output line adds "labels" (correct | first-wrong |
-      after-error per step), "fault", "answer", "expected" and "correct". A summary goes to stderr.
+      {"problem", "solution": "..."} (split into steps at blank lines); each output line adds "steps",
+      "labels" (correct | first-wrong | after-error per step), "fault", "answer", "expected" and
+      "correct". A summary goes to stderr.
 `;
 
 function count(v: string | undefined, name: string): number | undefined {
@@ -90,13 +91,14 @@ function check(argv: string[]): void {
         throw new OrganismFormatError(`Line ${i + 1} of ${values.in} is not JSON; fix or remove it.`);
       }
       if (typeof row.problem !== 'string') throw new OrganismFormatError(`Line ${i + 1}: "problem" must be a string.`);
-      const c = checkSolution(row.problem, stepsOf(row, i + 1));
+      const solution = stepsOf(row, i + 1);
+      const c = checkSolution(row.problem, solution);
       solutions++;
       if (c.correct) correct++;
       steps += c.steps.length;
       goodSteps += c.steps.filter((s) => s.label === 'correct').length;
       const fault = c.firstError === null ? null : c.steps[c.firstError]!.fault;
-      out.push(JSON.stringify({ ...row, labels: c.steps.map((s) => s.label), fault, answer: c.answer, expected: c.expected, correct: c.correct }));
+      out.push(JSON.stringify({ ...row, steps: solution, labels: c.steps.map((s) => s.label), fault, answer: c.answer, expected: c.expected, correct: c.correct }));
     });
   const body = out.join('\n') + (out.length ? '\n' : '');
   if (values.out) writeFileSync(values.out, body);
