@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { budgetNote, calibrateForBudget } from '../src/app/budget.ts';
 import { preflight, tjsDevice, describeCapabilities, type NavigatorLike } from '../src/app/capabilities.ts';
 import { fitsDevice, smallerWebllmModel, webllmIdFor, weakPresets } from '../src/app/presets.ts';
 import { gatedPolicy, type Hold } from '../src/app/remote-gate.ts';
@@ -63,6 +64,7 @@ describe('URL configuration', () => {
       topP: 0.5,
       seed: 3,
       remoteTimeoutMs: 7000,
+      budget: 12.5,
     };
     const back = readUrlConfig(settingsToQuery(s, 'x+1'), defaultSettings());
     expect(back.settings).toEqual(s);
@@ -138,5 +140,23 @@ describe('remote gate', () => {
     const e = gatedPolicy(parsePolicySpec('strong-only'), () => 'no-remote', (h) => holds.push(h)).episode();
     expect(e.plan(1)).toBe('accept');
     expect(holds).toEqual([{ t: 1, reason: 'no-remote' }]);
+  });
+});
+
+describe('budget', () => {
+  it('picks the knob that sends the asked share of steps on simulated problems', () => {
+    const c = calibrateForBudget('thr:0.5', 20);
+    expect(c.spec).toMatch(/^thr:0\.\d+$/);
+    expect(c.reached).toBe(true);
+    expect(c.spend).toBeCloseTo(0.2, 2);
+    expect(budgetNote(20, c)).toMatch(/^Policy thr:0\.\d+: sends about 20% of steps on simulated problems/);
+    // A larger budget needs a higher threshold.
+    expect(Number(calibrateForBudget('thr', 40).spec.split(':')[1])).toBeGreaterThan(Number(c.spec.split(':')[1]));
+  });
+
+  it('refuses a policy without a knob and reads the budget from a link', () => {
+    expect(() => calibrateForBudget('weak-only', 10)).toThrow(/has no knob to set from a budget/);
+    expect(readUrlConfig('?budget=15', defaultSettings()).settings.budget).toBe(15);
+    expect(readUrlConfig('?budget=150', defaultSettings()).problems[0]).toMatch(/budget=150/);
   });
 });

@@ -314,12 +314,14 @@ describe('the page', () => {
   });
 
   it('without WebGPU says why, solves on WebAssembly with the self-check PRM, refuses WebLLM clearly, and clears the model cache', async () => {
-    const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'self', policy: 'thr:0.5', remote: '', maxSteps: 2 }));
+    const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'self', policy: 'thr', budget: 30, remote: '', maxSteps: 2 }));
     expect(await page.textContent('#device-status')).toMatch(/^No WebGPU: .*no GPU adapter.*WebAssembly/);
     await solve(page, 'Solve $x^2 = 4$ for $x > 0$.');
     expect((await sources(page)).length).toBeGreaterThan(0);
     expect(await page.textContent('#weak-status')).toMatch(/ready.*wasm/);
     expect(await page.textContent('#run-error')).toBe('');
+    // The budget picked the threshold (in the calibration worker).
+    expect(await page.textContent('#policy-note')).toMatch(/^Policy thr:0\.\d+: sends about 30% of steps on simulated problems/);
     // The self-check PRM scored the draft with the small model itself.
     expect(await page.textContent('#steps li[data-index="0"] [data-field="score"]')).toMatch(/^PRM [01]\.\d\d$/);
     expect(await ledgerCell(page, 'problem', 'prmCalls')).toBeGreaterThan(0);

@@ -2,11 +2,13 @@
 // runs on this thread but only awaits workers and the network, so the page stays responsive.
 
 import 'katex/dist/katex.min.css';
+import * as Comlink from 'comlink';
 import './styles.css';
 import { openAIStepModel } from '../backends/openai.ts';
 import { WebGpuMemoryError } from '../backends/webllm.ts';
 import { errorMessage, isAbort } from '../core/errors.ts';
 import { validateProblem } from '../core/solve.ts';
+import { budgetNote, type calibrateForBudget } from './budget.ts';
 import { describeCapabilities, preflight, type Capabilities } from './capabilities.ts';
 import { byId, h } from './dom.ts';
 import { History, type SolveRecord } from './history.ts';
@@ -119,9 +121,9 @@ async function boot(): Promise<void> {
     document.body.dataset.running = 'true';
     shown = null;
     solveView.begin('Loading models…');
-    const s = settings;
     loading = new AbortController();
     try {
+      const s = await withBudget(settings);
       const { weak, prm } = await models.prepare(s, loading.signal);
       loading = null;
       const key = keys.get();
@@ -170,6 +172,26 @@ async function boot(): Promise<void> {
       document.body.dataset.running = 'false';
       document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
     }
+  };
+
+  // Budget calibration runs the simulator in its own worker, created on first use; results are kept.
+  let calibrator: Comlink.Remote<{ calibrateForBudget: typeof calibrateForBudget }> | null = null;
+  const calibrated = new Map<string, { settings: Settings; note: string }>();
+  const policyNote = byId('policy-note');
+  const withBudget = async (s: Settings): Promise<Settings> => {
+    policyNote.textContent = '';
+    if (s.budget === null) return s;
+    const key = `${s.policy}@${s.budget}`;
+    let out = calibrated.get(key);
+    if (!out) {
+      solveView.setStatus(`Choosing the policy's setting for ${s.budget}% of steps sent…`);
+      calibrator ??= Comlink.wrap(new Worker(new URL('../../workers/calibrate.worker.ts', import.meta.url), { type: 'module', name: 'calibration' }));
+      const choice = await calibrator.calibrateForBudget(s.policy, s.budget);
+      out = { settings: { ...s, policy: choice.spec }, note: budgetNote(s.budget, choice) };
+      calibrated.set(key, out);
+    }
+    policyNote.textContent = out.note;
+    return out.settings;
   };
 
   const showLoadError = (err: unknown) => {

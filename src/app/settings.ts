@@ -45,6 +45,8 @@ export interface Settings {
   seed: number | null;
   /** Per-request timeout of remote calls. */
   remoteTimeoutMs: number;
+  /** Share of steps (percent) the remote model may write; when set, the policy's knob is picked for it. */
+  budget: number | null;
 }
 
 /** The page's own tiny models (written to public/models by `npm run fixtures:page`), served beside the page. */
@@ -65,6 +67,7 @@ export function defaultSettings(): Settings {
     topP: 0.8,
     seed: null,
     remoteTimeoutMs: 60_000,
+    budget: null,
   };
 }
 

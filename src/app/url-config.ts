@@ -67,6 +67,7 @@ const PARAMS: Record<string, Apply> = {
   topP: (s, v) => (s.topP = numIn('topP', v, 0, 1)),
   seed: (s, v) => (s.seed = intIn('seed', v, 0, 2 ** 31 - 1)),
   timeout: (s, v) => (s.remoteTimeoutMs = intIn('timeout', v, 1, 3600) * 1000),
+  budget: (s, v) => (s.budget = v.trim() === '' ? null : numIn('budget', v, 0, 100)),
   problem: () => {},
 };
 
@@ -115,6 +116,7 @@ export function settingsToQuery(s: Settings, problem?: string): string {
   if (s.topP !== d.topP) p.set('topP', String(s.topP));
   if (s.seed !== null) p.set('seed', String(s.seed));
   if (s.remoteTimeoutMs !== d.remoteTimeoutMs) p.set('timeout', String(Math.round(s.remoteTimeoutMs / 1000)));
+  if (s.budget !== null) p.set('budget', String(s.budget));
   if (problem?.trim()) p.set('problem', problem);
   return '?' + p.toString();
 }

@@ -76,6 +76,7 @@ export class SettingsView {
     byId<HTMLInputElement>('remember-key').checked = keyRemembered;
     this.input('policy').value = s.policy;
     byId<HTMLInputElement>('confirm-remote').checked = s.confirmRemote;
+    this.input('budget').value = s.budget === null ? '' : String(s.budget);
     this.input('max-steps').value = String(s.maxSteps);
     this.input('max-step-tokens').value = String(s.maxStepTokens);
   }
@@ -137,10 +138,12 @@ export class SettingsView {
         })
       : null;
     const policy = attempt(() => checkPolicy(this.input('policy').value));
+    const budgetText = this.input('budget').value.trim();
+    const budget = attempt(() => (budgetText === '' ? null : share(budgetText)));
     const maxSteps = attempt(() => whole(this.input('max-steps').value, 'Maximum steps', 1, 100));
     const maxStepTokens = attempt(() => whole(this.input('max-step-tokens').value, 'Maximum tokens per step', 1, 8192));
     this.errors.replaceChildren(...problems.map((p) => h('p', {}, p)));
-    if (problems.length || !weak || !prm || remote === undefined || !policy || !maxSteps || !maxStepTokens) return;
+    if (problems.length || !weak || !prm || remote === undefined || !policy || budget === undefined || !maxSteps || !maxStepTokens) return;
     const key = this.input('api-key').value;
     this.onSubmit({
       settings: {
@@ -151,6 +154,7 @@ export class SettingsView {
         policy,
         device: this.input('device').value as DeviceChoice,
         confirmRemote: byId<HTMLInputElement>('confirm-remote').checked,
+        budget,
         maxSteps,
         maxStepTokens,
       },
@@ -181,6 +185,12 @@ export class SettingsView {
   private input(id: string): HTMLInputElement {
     return byId<HTMLInputElement>(id);
   }
+}
+
+function share(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 100) throw new Error(`Budget: expected a percentage from 0 to 100, or nothing.`);
+  return n;
 }
 
 function whole(v: string, what: string, min: number, max: number): number {
