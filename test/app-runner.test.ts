@@ -45,7 +45,7 @@ async function setup(opts: { gate?: HoldReason | null; confirm?: boolean; apiKey
     confirm: opts.confirm === undefined ? undefined : async (t) => (asked.push(t.body), opts.confirm!),
     save: async (r) => void saved.push(r),
     sessionId: 's1',
-    setup: { weak: 'tjs:./lm', prm: 'tjs:./prm#value', remote: server.url, policy: 'thr:0.5' },
+    setup: { weak: 'tjs:./lm', prm: 'tjs:./prm#value', strong: `big @ ${server.url}`, strongWhere: 'remote', policy: 'thr:0.5' },
   };
   return { server, saved, asked, deps };
 }

@@ -313,7 +313,7 @@ describe('the page', () => {
     await page.close();
   });
 
-  it('without WebGPU says why, solves on WebAssembly with the self-check PRM, refuses WebLLM clearly, and clears the model cache', async () => {
+  it('without WebGPU says why, solves on WebAssembly with the self-check PRM and a strong model on the device, refuses WebLLM clearly, and clears the model cache', async () => {
     const { page } = await openPage(noGpu.context, pageUrl({ weak: 'tjs:./models/tiny-lm', prm: 'self', policy: 'thr', budget: 30, remote: '', maxSteps: 2 }));
     expect(await page.textContent('#device-status')).toMatch(/^No WebGPU: .*no GPU adapter.*WebAssembly/);
     await solve(page, 'Solve $x^2 = 4$ for $x > 0$.');
@@ -329,6 +329,17 @@ describe('the page', () => {
     await page.getByRole('button', { name: 'Clear model cache' }).click();
     await expect.poll(() => page.textContent('#settings-message')).toMatch(/Cleared: .*transformers-cache/);
     expect(await page.evaluate(() => caches.keys())).not.toContain('transformers-cache');
+    // A strong model on the device: it writes the step, nothing leaves the device, its tokens count there.
+    await page.goto(pageUrl({ weak: 'tjs:./models/tiny-lm', strong: 'tjs:./models/tiny-lm', prm: 'none', policy: 'strong-only', remote: '', maxSteps: 1 }));
+    await page.waitForSelector('body[data-ready="true"]');
+    await solve(page, 'Solve $x^2 = 4$ for $x > 0$.');
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await page.textContent('#steps li[data-source="strong"] .where')).toBe('Strong model, on device');
+    expect(await page.getAttribute('#steps li[data-source="strong"]', 'data-held')).toBeNull();
+    expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBe(24);
+    expect(await ledgerCell(page, 'problem', 'strongTokens')).toBe(0);
+    expect(await ledgerCell(page, 'problem', 'sentRequests')).toBe(0);
+    expect(await page.textContent('#strong-status')).toMatch(/ready/);
     // WebLLM needs WebGPU: the page says so and what to do instead.
     await page.goto(pageUrl({ weak: 'webllm:Qwen2.5-0.5B-Instruct-q4f32_1-MLC', prm: 'self', policy: 'weak-only', remote: '' }));
     await page.waitForSelector('body[data-ready="true"]');

@@ -4,7 +4,7 @@
 
 import type { Ledger } from '../core/ledger.ts';
 import type { SolveFinish, StepRecord } from '../core/solve.ts';
-import type { Transmission } from '../core/types.ts';
+import type { Transmission, Where } from '../core/types.ts';
 import type { Hold } from './remote-gate.ts';
 
 export type RecordStatus = 'running' | 'done' | 'stopped' | 'error' | 'interrupted';
@@ -17,8 +17,8 @@ export interface SolveRecord {
   updatedAt: number;
   status: RecordStatus;
   problem: string;
-  /** What ran, as text specs (never the API key). */
-  setup: { weak: string; prm: string; remote: string | null; policy: string };
+  /** What ran, as text specs (never the API key). `strongWhere` says where the strong model ran, if any. */
+  setup: { weak: string; prm: string; strong: string | null; strongWhere: Where | null; policy: string };
   steps: StepRecord[];
   holds: Hold[];
   transmissions: Transmission[];

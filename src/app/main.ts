@@ -124,18 +124,30 @@ async function boot(): Promise<void> {
     loading = new AbortController();
     try {
       const s = await withBudget(settings);
-      const { weak, prm } = await models.prepare(s, loading.signal);
+      const local = await models.prepare(s, loading.signal);
       loading = null;
+      const { weak, prm } = local;
       const key = keys.get();
-      const strong = s.remote
-        ? openAIStepModel({ baseUrl: s.remote.baseUrl, model: s.remote.model, mode: s.remote.mode, apiKey: key ?? undefined, http: { timeoutMs: s.remoteTimeoutMs, maxRetries: 2 } })
-        : null;
+      const strong =
+        local.strong ??
+        (s.remote
+          ? openAIStepModel({ baseUrl: s.remote.baseUrl, model: s.remote.model, mode: s.remote.mode, apiKey: key ?? undefined, http: { timeoutMs: s.remoteTimeoutMs, maxRetries: 2 } })
+          : null);
+      const setup: SolveRecord['setup'] = {
+        weak: formatWeakSpec(s.weak),
+        prm: formatPrmSpec(s.prm),
+        strong: local.strong ? `tjs:${s.strongLocal}` : s.remote ? `${s.remote.model} @ ${new URL(s.remote.baseUrl).host}` : null,
+        strongWhere: strong?.where ?? null,
+        policy: s.policy,
+      };
+      solveView.setStrongWhere(setup.strongWhere);
       run = startRun(problem, {
         weak,
         prm,
         strong,
         settings: s,
-        gate: () => (!navigator.onLine ? 'offline' : !s.remote ? 'no-remote' : null),
+        // Only a remote strong model needs the network.
+        gate: () => (!strong ? 'no-remote' : strong.where === 'device' ? null : !navigator.onLine ? 'offline' : null),
         confirm: s.confirmRemote ? (t, signal) => confirmTransmission(confirmEls, t, signal) : undefined,
         save: async (r) => {
           if (history) await history.save(r);
@@ -146,7 +158,7 @@ async function boot(): Promise<void> {
           }
         },
         sessionId: session,
-        setup: { weak: formatWeakSpec(s.weak), prm: formatPrmSpec(s.prm), remote: s.remote ? `${s.remote.model} @ ${new URL(s.remote.baseUrl).host}` : null, policy: s.policy },
+        setup,
         onEvent: (e, rec) => {
           solveView.onEvent(e, rec);
           if (e.type === 'step' || e.type === 'done') {

@@ -11,7 +11,7 @@ import { WorkerClient, type WorkerStatus } from '../backends/worker-client.ts';
 import { tjsDevice, type Capabilities } from './capabilities.ts';
 import type { PrmHead, Settings } from './settings.ts';
 
-export type ModelRole = 'weak' | 'prm';
+export type ModelRole = 'weak' | 'prm' | 'strong';
 
 /** What a transformers.js worker is asked to load (URLs absolute: workers resolve against their own URL). */
 export interface TjsWorkerConfig {
@@ -26,6 +26,8 @@ export interface TjsWorkerConfig {
 export interface PreparedModels {
   weak: StepModel;
   prm?: StepScorer;
+  /** A strong model on this device, when the settings name one (otherwise the remote model is used). */
+  strong?: StepModel;
 }
 
 interface Held<T> {
@@ -34,9 +36,10 @@ interface Held<T> {
   dispose(): Promise<void>;
 }
 
+const WORKER_NAMES: Record<ModelRole, string> = { weak: 'the small model', prm: 'the PRM', strong: 'the strong model' };
+
 export class ModelManager {
-  private lm: Held<WorkerClient<TjsWorkerConfig>> | null = null;
-  private prmClient: Held<WorkerClient<TjsWorkerConfig>> | null = null;
+  private readonly workers = new Map<ModelRole, Held<WorkerClient<TjsWorkerConfig>>>();
   private webllm: Held<WebLlmEngine & { unload(): Promise<void> }> | null = null;
 
   constructor(
@@ -58,7 +61,7 @@ export class ModelManager {
     let selfProbe: () => StepScorer;
     const w = s.weak;
     if (w.kind === 'tjs') {
-      const client = await this.tjsWorker('lm', { url: this.abs(w.url), device, ort });
+      const client = await this.tjsWorker('weak', { url: this.abs(w.url), device, ort });
       weak = client.stepModel(`tjs:${w.url}`);
       selfProbe = () => selfCheckScorer(client.probe(`tjs:${w.url}`));
     } else {
@@ -66,35 +69,28 @@ export class ModelManager {
       weak = webllmStepModel(engine, w.model);
       selfProbe = () => selfCheckScorer(webllmProbe(engine, w.model));
     }
-    if (s.prm.kind === 'none') return { weak };
-    if (s.prm.kind === 'self') return { weak, prm: selfProbe() };
-    const client = await this.tjsWorker('prm', { url: this.abs(s.prm.url), device, ort, head: s.prm.head });
-    return { weak, prm: client.scorer(`tjs:${s.prm.url}#${s.prm.head}`) };
+    const out: PreparedModels = { weak };
+    if (s.strongLocal) out.strong = (await this.tjsWorker('strong', { url: this.abs(s.strongLocal), device, ort })).stepModel(`tjs:${s.strongLocal}`);
+    if (s.prm.kind === 'self') out.prm = selfProbe();
+    else if (s.prm.kind === 'tjs') out.prm = (await this.tjsWorker('prm', { url: this.abs(s.prm.url), device, ort, head: s.prm.head })).scorer(`tjs:${s.prm.url}#${s.prm.head}`);
+    return out;
   }
 
-  private async tjsWorker(kind: 'lm' | 'prm', config: TjsWorkerConfig): Promise<WorkerClient<TjsWorkerConfig>> {
+  private async tjsWorker(role: ModelRole, config: TjsWorkerConfig): Promise<WorkerClient<TjsWorkerConfig>> {
     const key = JSON.stringify(config);
-    const slot = kind === 'lm' ? this.lm : this.prmClient;
+    const slot = this.workers.get(role);
     if (slot?.key === key) {
       await slot.value.ready();
       return slot.value;
     }
     await slot?.dispose();
-    const role: ModelRole = kind === 'lm' ? 'weak' : 'prm';
     // Vite bundles each worker from these literal URLs; they must stay written out in full.
     const create =
-      kind === 'lm'
-        ? () => new Worker(new URL('../../workers/lm.worker.ts', import.meta.url), { type: 'module', name: 'small model' })
-        : () => new Worker(new URL('../../workers/prm.worker.ts', import.meta.url), { type: 'module', name: 'PRM' });
-    const client = new WorkerClient<TjsWorkerConfig>({
-      name: kind === 'lm' ? 'the small model' : 'the PRM',
-      create,
-      config,
-      onStatus: (st) => this.onStatus(role, st),
-    });
-    const held = { key, value: client, dispose: () => client.dispose() };
-    if (kind === 'lm') this.lm = held;
-    else this.prmClient = held;
+      role === 'prm'
+        ? () => new Worker(new URL('../../workers/prm.worker.ts', import.meta.url), { type: 'module', name: 'PRM' })
+        : () => new Worker(new URL('../../workers/lm.worker.ts', import.meta.url), { type: 'module', name: role === 'weak' ? 'small model' : 'strong model' });
+    const client = new WorkerClient<TjsWorkerConfig>({ name: WORKER_NAMES[role], create, config, onStatus: (st) => this.onStatus(role, st) });
+    this.workers.set(role, { key, value: client, dispose: () => client.dispose() });
     await client.ready();
     return client;
   }
@@ -132,8 +128,9 @@ export class ModelManager {
 
   /** Unloads every model; the next solve loads them again (from the browser cache if it is still there). */
   async unloadAll(): Promise<void> {
-    const held = [this.lm, this.prmClient, this.webllm];
-    this.lm = this.prmClient = this.webllm = null;
+    const held = [...this.workers.values(), this.webllm];
+    this.workers.clear();
+    this.webllm = null;
     await Promise.all(held.map((x) => x?.dispose().catch(() => {})));
   }
 

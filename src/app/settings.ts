@@ -31,6 +31,8 @@ export interface Settings {
   weak: WeakSpec;
   prm: PrmSpec;
   remote: RemoteSpec | null;
+  /** A transformers.js folder for the strong model on this device; when set it replaces the remote model. */
+  strongLocal: string | null;
   /** Policy spec as the registry parses it: "thr:0.5", "weak-only"… */
   policy: string;
   /** Where transformers.js models run. */
@@ -58,6 +60,7 @@ export function defaultSettings(): Settings {
     weak: DEMO_WEAK,
     prm: DEMO_PRM,
     remote: null,
+    strongLocal: null,
     policy: 'thr:0.5',
     device: 'auto',
     confirmRemote: false,
@@ -94,6 +97,13 @@ export function parseWeakSpec(spec: string): WeakSpec {
   }
   if (kind === 'tjs') return { kind: 'tjs', url: checkModelUrl(rest, 'Small model') };
   throw new ConfigError(`Small model "${s}": use webllm:MODEL_ID or tjs:URL.`);
+}
+
+/** A strong model on the device: only transformers.js folders ("tjs:URL"). */
+export function parseStrongSpec(spec: string): string {
+  const s = spec.trim();
+  if (!s.startsWith('tjs:')) throw new ConfigError(`Strong model "${s}": a strong model on this device is a transformers.js folder, tjs:URL. For a server, use the remote model settings.`);
+  return checkModelUrl(s.slice(4), 'Strong model');
 }
 
 export function formatWeakSpec(w: WeakSpec): string {

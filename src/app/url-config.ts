@@ -11,6 +11,7 @@ import {
   formatWeakSpec,
   parseMode,
   parsePrmSpec,
+  parseStrongSpec,
   parseWeakSpec,
   type DeviceChoice,
   type Settings,
@@ -53,6 +54,7 @@ const PARAMS: Record<string, Apply> = {
     s.remote = { baseUrl: checkRemoteBase(v), model, mode: parseMode(all.get('remoteMode')?.trim() || 'continue') };
   },
   // Read together with `remote`; on their own they only need to be valid.
+  strong: (s, v) => (s.strongLocal = v.trim() === '' ? null : parseStrongSpec(v)),
   remoteModel: () => {},
   remoteMode: (_s, v) => void parseMode(v.trim()),
   policy: (s, v) => (s.policy = checkPolicy(v)),
@@ -106,6 +108,7 @@ export function settingsToQuery(s: Settings, problem?: string): string {
     p.set('remoteModel', s.remote.model);
     p.set('remoteMode', s.remote.mode);
   }
+  if (s.strongLocal) p.set('strong', `tjs:${s.strongLocal}`);
   p.set('policy', s.policy);
   const d = defaultSettings();
   if (s.device !== d.device) p.set('device', s.device);

@@ -1,7 +1,7 @@
 // The privacy ledger: tokens written on this device and remotely, for the problem on screen and for
 // this session, and the exact text of every request that left the device, with the host it went to.
 
-import { addLedgers, emptyLedger, type Ledger } from '../../core/ledger.ts';
+import type { Ledger } from '../../core/ledger.ts';
 import type { Transmission } from '../../core/types.ts';
 import { h } from '../dom.ts';
 import type { SolveRecord } from '../history.ts';
@@ -9,21 +9,22 @@ import type { SolveRecord } from '../history.ts';
 interface Row {
   field: string;
   label: string;
-  value: (l: Ledger) => number;
+  /** The row's value for one solve; the strong model's tokens count where it ran. */
+  value: (l: Ledger, strongOnDevice: boolean) => number;
 }
 
 const ROWS: Row[] = [
-  { field: 'deviceTokens', label: 'Tokens generated on this device', value: (l) => l.weakTokens + l.discardedDraftTokens },
+  { field: 'deviceTokens', label: 'Tokens generated on this device', value: (l, dev) => l.weakTokens + l.discardedDraftTokens + (dev ? l.strongTokens : 0) },
   { field: 'discardedTokens', label: '… of which discarded drafts', value: (l) => l.discardedDraftTokens },
-  { field: 'strongTokens', label: 'Tokens generated remotely', value: (l) => l.strongTokens },
-  { field: 'strongPromptTokens', label: 'Prompt tokens sent to the remote model', value: (l) => l.strongPromptTokens },
+  { field: 'strongTokens', label: 'Tokens generated remotely', value: (l, dev) => (dev ? 0 : l.strongTokens) },
+  { field: 'strongPromptTokens', label: 'Prompt tokens sent to the remote model', value: (l, dev) => (dev ? 0 : l.strongPromptTokens) },
   { field: 'sentRequests', label: 'Requests that left this device', value: (l) => l.sentRequests },
   { field: 'sentChars', label: 'Characters sent', value: (l) => l.sentChars },
   { field: 'prmCalls', label: 'PRM calls (on this device)', value: (l) => l.prmCalls },
 ];
 
-export function sessionLedger(records: readonly SolveRecord[]): Ledger {
-  return records.reduce((sum, r) => (r.ledger ? addLedgers(sum, r.ledger) : sum), emptyLedger());
+function total(row: Row, records: readonly SolveRecord[]): number {
+  return records.reduce((sum, r) => sum + (r.ledger ? row.value(r.ledger, r.setup.strongWhere === 'device') : 0), 0);
 }
 
 export class LedgerView {
@@ -31,9 +32,7 @@ export class LedgerView {
 
   /** `problem` is the record on screen (null before the first solve); `session` the records of this session. */
   render(problem: SolveRecord | null, session: readonly SolveRecord[]): void {
-    const p = problem?.ledger ?? emptyLedger();
-    const s = sessionLedger(session);
-    const estimated = p.estimated || s.estimated;
+    const estimated = [problem, ...session].some((r) => r?.ledger?.estimated);
     const table = h(
       'table',
       { class: 'ledger-table' },
@@ -46,8 +45,8 @@ export class LedgerView {
             'tr',
             {},
             h('th', { scope: 'row' }, r.label),
-            h('td', { 'data-scope': 'problem', 'data-field': r.field }, r.value(p)),
-            h('td', { 'data-scope': 'session', 'data-field': r.field }, r.value(s)),
+            h('td', { 'data-scope': 'problem', 'data-field': r.field }, total(r, problem ? [problem] : [])),
+            h('td', { 'data-scope': 'session', 'data-field': r.field }, total(r, session)),
           ),
         ),
       ),

@@ -5,6 +5,7 @@ import { errorMessage } from '../../core/errors.ts';
 import { policyEntry, policyNames } from '../../core/policies/index.ts';
 import type { WorkerStatus } from '../../backends/worker-client.ts';
 import type { Capabilities } from '../capabilities.ts';
+import type { ModelRole } from '../models.ts';
 import { byId, formatBytes, h } from '../dom.ts';
 import { PRM_PRESETS, fitsDevice, weakPresets } from '../presets.ts';
 import {
@@ -16,6 +17,7 @@ import {
   formatWeakSpec,
   parseMode,
   parsePrmSpec,
+  parseStrongSpec,
   parseWeakSpec,
   type DeviceChoice,
   type Settings,
@@ -29,6 +31,7 @@ export interface SettingsSubmit {
 }
 
 const CUSTOM = 'custom';
+const ROLE_NAMES: Record<ModelRole, string> = { weak: 'Small model', prm: 'PRM', strong: 'Strong model' };
 
 export class SettingsView {
   private readonly form = byId<HTMLFormElement>('settings-form');
@@ -71,6 +74,7 @@ export class SettingsView {
     this.input('remote-url').value = s.remote?.baseUrl ?? '';
     this.input('remote-model').value = s.remote?.model ?? '';
     this.input('remote-mode').value = s.remote?.mode ?? 'continue';
+    this.input('strong-spec').value = s.strongLocal ? `tjs:${s.strongLocal}` : '';
     this.input('api-key').value = '';
     this.input('api-key').placeholder = hasKey ? 'A key is set (type to replace it)' : 'Optional';
     byId<HTMLInputElement>('remember-key').checked = keyRemembered;
@@ -82,10 +86,10 @@ export class SettingsView {
   }
 
   /** Shows a model's loading state and download progress with sizes. */
-  showStatus(role: 'weak' | 'prm', s: WorkerStatus): void {
+  showStatus(role: ModelRole, s: WorkerStatus): void {
     const line = byId(`${role}-status`);
     const bar = byId<HTMLProgressElement>(`${role}-progress`);
-    const name = role === 'weak' ? 'Small model' : 'PRM';
+    const name = ROLE_NAMES[role];
     if (s.type === 'loading') {
       this.files = new Map();
       line.textContent = `${name}: loading…`;
@@ -137,13 +141,15 @@ export class SettingsView {
           return { baseUrl: checkRemoteBase(url), model, mode: parseMode(this.input('remote-mode').value) };
         })
       : null;
+    const strongText = this.input('strong-spec').value.trim();
+    const strongLocal = attempt(() => (strongText ? parseStrongSpec(strongText) : null));
     const policy = attempt(() => checkPolicy(this.input('policy').value));
     const budgetText = this.input('budget').value.trim();
     const budget = attempt(() => (budgetText === '' ? null : share(budgetText)));
     const maxSteps = attempt(() => whole(this.input('max-steps').value, 'Maximum steps', 1, 100));
     const maxStepTokens = attempt(() => whole(this.input('max-step-tokens').value, 'Maximum tokens per step', 1, 8192));
     this.errors.replaceChildren(...problems.map((p) => h('p', {}, p)));
-    if (problems.length || !weak || !prm || remote === undefined || !policy || budget === undefined || !maxSteps || !maxStepTokens) return;
+    if (problems.length || !weak || !prm || remote === undefined || !policy || strongLocal === undefined || budget === undefined || !maxSteps || !maxStepTokens) return;
     const key = this.input('api-key').value;
     this.onSubmit({
       settings: {
@@ -151,6 +157,7 @@ export class SettingsView {
         weak,
         prm,
         remote,
+        strongLocal,
         policy,
         device: this.input('device').value as DeviceChoice,
         confirmRemote: byId<HTMLInputElement>('confirm-remote').checked,

@@ -2,10 +2,11 @@
 // replaced by the finished step (with math rendered). Also shows a stored record from the history.
 
 import type { SolveEvent } from '../../core/solve.ts';
+import type { Where } from '../../core/types.ts';
 import { h } from '../dom.ts';
 import type { SolveRecord } from '../history.ts';
 import { setMathText } from '../math-render.ts';
-import { draftDetails, scoreLabel, stepItem } from './step-item.ts';
+import { draftDetails, scoreLabel, stepItem, whereOf } from './step-item.ts';
 
 export interface SolveViewElements {
   steps: HTMLOListElement;
@@ -35,6 +36,7 @@ interface Live {
 
 export class SolveView {
   private live: Live | null = null;
+  private strongWhere: Where | null = null;
 
   constructor(private readonly el: SolveViewElements) {}
 
@@ -44,6 +46,11 @@ export class SolveView {
     this.el.error.replaceChildren();
     this.live = null;
     this.setStatus(message);
+  }
+
+  /** Where the strong model of the run being shown writes (labels its steps). */
+  setStrongWhere(where: Where | null): void {
+    this.strongWhere = where;
   }
 
   setStatus(message: string): void {
@@ -61,7 +68,7 @@ export class SolveView {
         return this.setStatus('Solving…');
       case 'text': {
         const live = this.liveStep(e.t);
-        live.where.textContent = e.source === 'weak' ? 'Writing on device…' : 'Writing remotely…';
+        live.where.textContent = whereOf(e.source, this.strongWhere) === 'device' ? 'Writing on device…' : 'Writing remotely…';
         live.li.dataset.source = e.source;
         live.text.append(e.delta);
         return;
@@ -88,7 +95,7 @@ export class SolveView {
           live.li.insertBefore(draftDetails(draft, Number.isFinite(score) ? score : null, live.draftTokens), live.text);
           live.text.textContent = '';
           live.score.textContent = scoreLabel(null);
-          this.setStatus(`Step ${e.t}: sending to the remote model.`);
+          this.setStatus(`Step ${e.t}: the strong model rewrites it.`);
         }
         return;
       case 'remote':
@@ -96,7 +103,7 @@ export class SolveView {
       case 'step': {
         const t = e.step.index + 1;
         const hold = rec.holds.find((x) => x.t === t);
-        const li = stepItem(e.step, hold);
+        const li = stepItem(e.step, hold, this.strongWhere);
         if (this.live?.t === t) this.live.li.replaceWith(li);
         else this.el.steps.append(li);
         this.live = null;
@@ -114,7 +121,8 @@ export class SolveView {
   /** Shows a stored record (from the history, or a finished run). */
   showRecord(rec: SolveRecord): void {
     this.begin('');
-    for (const step of rec.steps) this.el.steps.append(stepItem(step, rec.holds.find((x) => x.t === step.index + 1)));
+    this.strongWhere = rec.setup.strongWhere;
+    for (const step of rec.steps) this.el.steps.append(stepItem(step, rec.holds.find((x) => x.t === step.index + 1), this.strongWhere));
     this.finish(rec);
     if (rec.error) this.showError(rec.error);
   }

@@ -2,19 +2,26 @@
 // regenerated step the discarded draft behind a <details>. Used for live runs and for history alike.
 
 import type { StepRecord } from '../../core/solve.ts';
+import type { Where } from '../../core/types.ts';
 import { h } from '../dom.ts';
 import { setMathText } from '../math-render.ts';
 import { holdMessage, type Hold } from '../remote-gate.ts';
 
-export function whereLabel(source: 'weak' | 'strong'): string {
-  return source === 'weak' ? 'On device' : 'Remote';
+/** Where a step was written: the small model is always on the device; the strong model may be too. */
+export function whereOf(source: 'weak' | 'strong', strongWhere: Where | null): Where {
+  return source === 'weak' ? 'device' : (strongWhere ?? 'remote');
+}
+
+export function whereLabel(source: 'weak' | 'strong', strongWhere: Where | null): string {
+  if (source === 'weak') return 'On device';
+  return whereOf(source, strongWhere) === 'device' ? 'Strong model, on device' : 'Remote';
 }
 
 export function scoreLabel(score: number | null): string {
   return score === null || Number.isNaN(score) ? 'PRM –' : `PRM ${score.toFixed(2)}`;
 }
 
-export function stepItem(step: StepRecord, hold: Hold | undefined): HTMLLIElement {
+export function stepItem(step: StepRecord, hold: Hold | undefined, strongWhere: Where | null): HTMLLIElement {
   const text = h('div', { class: 'step-text' });
   setMathText(text, step.text);
   const notes = [
@@ -23,11 +30,17 @@ export function stepItem(step: StepRecord, hold: Hold | undefined): HTMLLIElemen
   ].filter(Boolean);
   const li = h(
     'li',
-    { class: `step step-${step.source}`, 'data-source': step.source, 'data-index': step.index, ...(hold ? { 'data-held': hold.reason } : {}) },
+    {
+      class: `step step-${step.source}`,
+      'data-source': step.source,
+      'data-where': whereOf(step.source, strongWhere),
+      'data-index': step.index,
+      ...(hold ? { 'data-held': hold.reason } : {}),
+    },
     h(
       'div',
       { class: 'step-meta' },
-      h('span', { class: `where where-${step.source}` }, whereLabel(step.source)),
+      h('span', { class: `where where-${step.source}` }, whereLabel(step.source, strongWhere)),
       h('span', { class: 'score', 'data-field': 'score' }, scoreLabel(step.score)),
       h('span', { class: 'tokens' }, `${step.tokens} tokens`),
       notes.length ? h('span', { class: 'note' }, notes.join('; ')) : null,
