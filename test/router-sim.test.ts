@@ -166,24 +166,24 @@ describe('running real policies on the simulator', () => {
 
 describe('fitting the simulator to traces', () => {
   it('recovers p_w, p_s, the score distributions and the lucky rate from mixed-policy traces', () => {
+    // Difficulty at the defaults: it spreads the observed scores, and the fit must take that share out.
     const truth = resolveSimParams({
       weakAccuracy: 0.85,
       strongAccuracy: 0.96,
-      difficulty: { problemSd: 0, stepSd: 0 },
-      scores: { ok: { mu: 2, sigma: 1.2 }, first: { mu: -0.5, sigma: 1.5 }, after: { mu: -1, sigma: 1 }, difficulty: 0 },
-      tokens: { difficulty: 0 },
+      scores: { ok: { mu: 2, sigma: 1.2 }, first: { mu: -0.5, sigma: 1.5 }, after: { mu: -1, sigma: 1 } },
       lucky: 0.1,
     });
     const w = createWorld(truth, 700, 21);
     const rows = ['weak-only', 'strong-only', 'thr:0.4', 'thr:0.8'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
-    const start = resolveSimParams({ difficulty: { problemSd: 0, stepSd: 0 }, scores: { difficulty: 0 }, tokens: { difficulty: 0 } });
-    const fit = fitSimParams(rows, start, { matchProblems: 1500 });
+    const fit = fitSimParams(rows, DEFAULT_SIM_PARAMS, { matchProblems: 1500 });
     expect(Math.abs(fit.params.weakAccuracy - 0.85)).toBeLessThan(0.02);
     expect(Math.abs(fit.params.strongAccuracy - 0.96)).toBeLessThan(0.015);
     expect(Math.abs(fit.params.scores.ok.mu - 2)).toBeLessThan(0.2);
+    expect(Math.abs(fit.params.scores.ok.sigma - 1.2)).toBeLessThan(0.2);
     expect(Math.abs(fit.params.scores.first.mu + 0.5)).toBeLessThan(0.4);
     expect(Math.abs(fit.params.scores.after.mu + 1)).toBeLessThan(0.3);
-    expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThan(0.06);
+    // Luck is the loosest: the two-state likelihood has no difficulty, and luck absorbs some of its effect.
+    expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThan(0.1);
     expect(Math.abs(fit.params.length.mean - 6.5)).toBeLessThan(0.4);
     expect(Object.keys(fit.kept)).toContain('difficulty');
   });

@@ -151,6 +151,41 @@ function matchAccuracy(base: SimParams, which: 'weakAccuracy' | 'strongAccuracy'
   return (lo + hi) / 2;
 }
 
+/**
+ * The likelihood fits each state's score distribution as seen in the traces, i.e. including the spread
+ * that difficulty adds; the simulator adds `scores.difficulty · z` on top of its own per-state
+ * distribution. So the simulator's per-state parameters are moved until its weak drafts' logit scores
+ * per state have the fitted mean and spread (a few fixed-point rounds; shifts are nearly additive).
+ */
+function matchScores(base: SimParams, target: Pick<HmmParams, 'ok' | 'first' | 'after'>, problems: number): SimParams['scores'] {
+  const scores = structuredClone(base.scores);
+  const names = ['ok', 'first', 'after'] as const;
+  for (let round = 0; round < 4; round++) {
+    const w = createWorld({ ...base, scores }, problems, 11);
+    const sum = [0, 0, 0];
+    const sq = [0, 0, 0];
+    const n = [0, 0, 0];
+    for (let i = 0; i < w.size; i++) {
+      let broken = false;
+      for (let k = w.offset[i]!; k < w.offset[i + 1]!; k++) {
+        const state = broken ? 2 : w.weakOk[k] ? 0 : 1;
+        const z = logit(clampScore(w.weakScore[3 * k + state]!));
+        sum[state]! += z;
+        sq[state]! += z * z;
+        n[state]!++;
+        if (state !== 0) broken = true;
+      }
+    }
+    names.forEach((name, s) => {
+      if (n[s]! < 2) return;
+      const mean = sum[s]! / n[s]!;
+      const sd = Math.sqrt(Math.max(1e-9, sq[s]! / n[s]! - mean * mean));
+      scores[name] = { mu: scores[name].mu + (target[name].mu - mean), sigma: Math.min(20, Math.max(0.05, (scores[name].sigma * target[name].sigma) / sd)) };
+    });
+  }
+  return scores;
+}
+
 /** Fits the identifiable parameters to traces, starting from (and keeping the rest of) `start`. */
 export function fitSimParams(rows: readonly FitRow[], start: SimParams, opts: { matchProblems?: number } = {}): FitReport {
   if (rows.length < 20) throw new FitError(`Only ${rows.length} traces: fitting the simulator needs at least 20 (more is better).`);
@@ -203,13 +238,16 @@ export function fitSimParams(rows: readonly FitRow[], start: SimParams, opts: { 
   fitted.weakAccuracy = `${best.pw.toFixed(4)} (trace likelihood)`;
   fitted.strongAccuracy = `${best.ps.toFixed(4)} (trace likelihood)`;
   fitted.lucky = `${best.lucky.toFixed(3)} (trace likelihood)`;
+  const problems = opts.matchProblems ?? 4000;
   if (scored) {
-    p.scores = { ...p.scores, ok: best.ok, first: best.first, after: best.after };
-    for (const k of ['ok', 'first', 'after'] as const) fitted[`scores.${k}`] = `logit mean ${best[k].mu.toFixed(3)}, sd ${best[k].sigma.toFixed(3)} (trace likelihood)`;
+    p.scores = matchScores(p, best, problems);
+    for (const k of ['ok', 'first', 'after'] as const)
+      fitted[`scores.${k}`] =
+        `logit mean ${best[k].mu.toFixed(3)}, sd ${best[k].sigma.toFixed(3)} as observed (trace likelihood); ` +
+        `simulator's own ${p.scores[k].mu.toFixed(3)}, ${p.scores[k].sigma.toFixed(3)} once difficulty adds its share`;
   } else kept.scores = 'no step in the traces was scored';
 
   const baseline = (name: string) => rows.filter((r) => r.policy === name);
-  const problems = opts.matchProblems ?? 4000;
   const weakRows = baseline('weak-only');
   if (weakRows.length >= 20) {
     const acc = weakRows.filter((r) => r.correct).length / weakRows.length;
