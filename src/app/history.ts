@@ -58,18 +58,10 @@ export class History {
     await request(this.db.transaction(STORE, 'readwrite').objectStore(STORE).put(rec));
   }
 
-  async get(id: string): Promise<SolveRecord | undefined> {
-    return request(this.db.transaction(STORE).objectStore(STORE).get(id)) as Promise<SolveRecord | undefined>;
-  }
-
   /** Newest first. */
   async list(limit = 50): Promise<SolveRecord[]> {
     const all = (await request(this.db.transaction(STORE).objectStore(STORE).index('startedAt').getAll())) as SolveRecord[];
     return all.reverse().slice(0, limit);
-  }
-
-  async remove(id: string): Promise<void> {
-    await request(this.db.transaction(STORE, 'readwrite').objectStore(STORE).delete(id));
   }
 
   async clear(): Promise<void> {

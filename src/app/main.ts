@@ -75,7 +75,7 @@ async function boot(): Promise<void> {
     if (apiKey !== null) keys.set(apiKey, remember);
     else if (keys.get()) keys.set(keys.get()!, remember);
     saveSettings(settings);
-    history_replace(settingsToQuery(settings));
+    replaceQuery(settingsToQuery(settings));
     settingsView.fill(settings, keys.remembered, !!keys.get());
     byId('settings-message').textContent = 'Settings applied.';
   });
@@ -264,7 +264,7 @@ async function boot(): Promise<void> {
   document.body.dataset.ready = 'true';
 }
 
-function history_replace(query: string): void {
+function replaceQuery(query: string): void {
   window.history.replaceState(null, '', location.pathname + query);
 }
 
@@ -273,7 +273,7 @@ function scrubSecretsFromAddressBar(names: string[]): void {
   const params = new URLSearchParams(location.search);
   names.forEach((n) => params.delete(n));
   const q = params.toString();
-  history_replace(q ? `?${q}` : '');
+  replaceQuery(q ? `?${q}` : '');
 }
 
 function safeLocalStorage(): Storage | null {

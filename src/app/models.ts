@@ -9,7 +9,8 @@ import { selfCheckScorer } from '../backends/self-check.ts';
 import { connectWebLlm, webllmProbe, webllmStepModel, type WebLlmEngine } from '../backends/webllm.ts';
 import { WorkerClient, type WorkerStatus } from '../backends/worker-client.ts';
 import { tjsDevice, type Capabilities } from './capabilities.ts';
-import type { PrmHead, Settings } from './settings.ts';
+import type { PrmHead } from '../backends/prm-layout.ts';
+import type { Settings } from './settings.ts';
 
 export type ModelRole = 'weak' | 'prm' | 'strong';
 

@@ -2,6 +2,7 @@
 // written as text specs ("webllm:ID", "tjs:URL#head") so the URL, the settings form and the history all
 // speak the same language.
 
+import { isPrmHead, PRM_HEADS, type PrmHead } from '../backends/prm-layout.ts';
 import { ConfigError } from '../core/errors.ts';
 import { parsePolicySpec } from '../core/policies/index.ts';
 import { DEFAULT_LIMITS } from '../core/steps.ts';
@@ -12,9 +13,6 @@ export const DEVICE_CHOICES: readonly DeviceChoice[] = ['auto', 'webgpu', 'wasm'
 
 export type WeakSpec = { kind: 'webllm'; model: string } | { kind: 'tjs'; url: string };
 
-/** PRM heads as the transformers.js scorer names them. */
-export const PRM_HEADS = ['two-class', 'value', 'lm-tag'] as const;
-export type PrmHead = (typeof PRM_HEADS)[number];
 
 export type PrmSpec = { kind: 'tjs'; url: string; head: PrmHead } | { kind: 'self' } | { kind: 'none' };
 
@@ -118,9 +116,8 @@ export function parsePrmSpec(spec: string): PrmSpec {
     const hash = s.lastIndexOf('#');
     const url = hash < 0 ? s.slice(4) : s.slice(4, hash);
     const head = hash < 0 ? 'value' : s.slice(hash + 1);
-    if (!(PRM_HEADS as readonly string[]).includes(head))
-      throw new ConfigError(`PRM "${s}": unknown head "${head}". Use one of ${PRM_HEADS.join(', ')} (e.g. tjs:./models/prm#two-class).`);
-    return { kind: 'tjs', url: checkModelUrl(url, 'PRM'), head: head as PrmHead };
+    if (!isPrmHead(head)) throw new ConfigError(`PRM "${s}": unknown head "${head}". Use one of ${PRM_HEADS.join(', ')} (e.g. tjs:./models/prm#two-class).`);
+    return { kind: 'tjs', url: checkModelUrl(url, 'PRM'), head };
   }
   throw new ConfigError(`PRM "${s}": use tjs:URL#head, self (the small model checks its own steps) or none.`);
 }
