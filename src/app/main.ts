@@ -141,6 +141,7 @@ async function boot(): Promise<void> {
         policy: s.policy,
       };
       solveView.setStrongWhere(setup.strongWhere);
+      let gpuLost: WebGpuMemoryError | null = null;
       run = startRun(problem, {
         weak,
         prm,
@@ -160,6 +161,7 @@ async function boot(): Promise<void> {
         sessionId: session,
         setup,
         onEvent: (e, rec) => {
+          if (e.type === 'error' && e.error instanceof WebGpuMemoryError) gpuLost = e.error;
           solveView.onEvent(e, rec);
           if (e.type === 'step' || e.type === 'done') {
             shown = rec;
@@ -170,7 +172,11 @@ async function boot(): Promise<void> {
       shown = run.record;
       const rec = await run.done;
       shown = rec;
-      if (rec.error && rec.status === 'error') solveView.showError(rec.error);
+      if (gpuLost) {
+        // The GPU device is gone mid-solve: drop the engine and offer the smaller model, as after a failed load.
+        await models.unloadAll();
+        showLoadError(gpuLost);
+      } else if (rec.error && rec.status === 'error') solveView.showError(rec.error);
     } catch (err) {
       if (isAbort(err)) solveView.setStatus('Stopped while loading the models.');
       else showLoadError(err);
