@@ -13,6 +13,7 @@ import { MATH_SYSTEM_PROMPT, qwen25, renderContinuation } from '../src/core/prom
 import { effectiveWeights } from '../src/onnx/precision.ts';
 import { referenceForward } from '../src/onnx/reference.ts';
 import { createTrimServer, type TrimServer } from '../src/serve/server.ts';
+import { StopMatcher } from '../src/serve/stops.ts';
 import { tinyModel, type Fixture } from './helpers/fixtures.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
 
@@ -73,6 +74,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await srv?.close();
+});
+
+describe('stop strings', () => {
+  it('cut at the earliest stop (the longest of those starting there), keeping it only when asked', () => {
+    const m = new StopMatcher(['\n\n', 'END', 'ENDING']);
+    expect(m.find('a\n\nb END')).toEqual({ text: 'a', stop: '\n\n' });
+    expect(m.find('x ENDING')).toEqual({ text: 'x ', stop: 'ENDING' });
+    expect(new StopMatcher(['END'], true).find('x END y')).toEqual({ text: 'x END', stop: 'END' });
+    expect(m.find('nothing')).toBeNull();
+  });
+
+  it('never stream text that may still become a stop string or half a character', () => {
+    const m = new StopMatcher(['\n\n', 'END']);
+    expect(m.stableLength('abc')).toBe(3);
+    expect(m.stableLength('abc\n')).toBe(3);
+    expect(m.stableLength('abcEN')).toBe(3);
+    expect(m.stableLength('abcE')).toBe(3);
+    expect(m.stableLength('abc\uFFFD')).toBe(3);
+    expect(new StopMatcher([]).stableLength('abc\n')).toBe(4);
+  });
 });
 
 describe('trim serve: generation', () => {
@@ -210,6 +231,7 @@ describe('trim serve: errors and load', () => {
       ['/v1/completions', { prompt: 'x', top_p: 0 }, 400, 'top_p'],
       ['/v1/completions', { prompt: 'x', stop: [1] }, 400, 'stop'],
       ['/v1/completions', { prompt: 'x', stop: '' }, 400, 'stop'],
+      ['/v1/completions', { prompt: 'x', stop: 'y'.repeat(5000) }, 400, 'stop'],
       ['/v1/completions', { prompt: 'x', n: 0 }, 400, 'n'],
       ['/v1/completions', { prompt: 'x', logprobs: 3 }, 400, 'logprobs'],
       ['/v1/completions', { prompt: 'x', stream_options: { include_usage: true } }, 400, 'stream_options'],

@@ -43,6 +43,8 @@ export interface PoolingParams {
 
 const MAX_N = 16;
 const MAX_STOPS = 16;
+// Every generated token is checked against every stop string: bound the work a request can ask for.
+const MAX_STOP_CHARS = 1024;
 
 export function asObject(body: unknown): Json {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'The request body must be a JSON object.');
@@ -82,6 +84,7 @@ function stops(o: Json): string[] {
     throw badParam('stop', '"stop" must be a string or a list of strings.');
   if (list.length > MAX_STOPS) throw badParam('stop', `"stop" may hold at most ${MAX_STOPS} strings, got ${list.length}.`);
   if (list.some((s) => s === '')) throw badParam('stop', '"stop" strings must not be empty.');
+  if (list.some((s) => s.length > MAX_STOP_CHARS)) throw badParam('stop', `"stop" strings may be at most ${MAX_STOP_CHARS} characters long.`);
   return list as string[];
 }
 
