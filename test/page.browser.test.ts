@@ -2,7 +2,7 @@
 // beside it and a loopback OpenAI-compatible server as the remote model. One build and two browser
 // launches for the whole file: SwiftShader and WASM are slow, so the scenarios share them.
 
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -135,13 +135,14 @@ describe('the page', { timeout: 120_000 }, () => {
     expect(await page.textContent('#ledger-body .hosts')).toContain(new URL(remote.url).host);
     expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBeGreaterThan(0);
 
-    const shot = join(mkdtempSync(join(tmpdir(), 'trim-shot-')), 'solve.png');
+    const shotDir = mkdtempSync(join(tmpdir(), 'trim-shot-'));
     await page.evaluate(() => scrollTo(0, 0));
-    await page.screenshot({ path: shot });
+    await page.screenshot({ path: join(shotDir, 'solve.png') });
     if (process.env.TRIM_UPDATE_SCREENSHOT) {
       mkdirSync(resolve(REPO_ROOT, 'test/screenshots'), { recursive: true });
-      copyFileSync(shot, resolve(REPO_ROOT, 'test/screenshots/solve.png'));
+      copyFileSync(join(shotDir, 'solve.png'), resolve(REPO_ROOT, 'test/screenshots/solve.png'));
     }
+    rmSync(shotDir, { recursive: true, force: true });
 
     const stepsBefore = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => li.textContent));
     await page.reload();

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,11 @@ beforeAll(async () => {
   writeFileSync(join(models, 'lm', 'config.json'), '{"model_type":"qwen2"}');
   server = await startStaticServer({ dir: root, mounts: { '/models/': models } });
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  rmSync(root, { recursive: true, force: true });
+  rmSync(models, { recursive: true, force: true });
+});
 
 describe('static server', () => {
   it('serves the page, assets and mounted folders with the right types', async () => {
