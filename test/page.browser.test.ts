@@ -303,7 +303,8 @@ describe('the page', { timeout: 120_000 }, () => {
       '$\\def\\x{\\x\\x}\\x$ $\\rule{100000em}{100000em}$ $\\htmlStyle{background:url(javascript:alert(9))}{s}$ $\\htmlId{evil}{i}$ ' +
       '$\\includegraphics{x.png}$ \\boxed{<img src=y onerror=alert(6)>}';
     remote.respond = () => ({ text: hostile });
-    const { page, dialogs, errors } = await openPage(gpu.context, pageUrl({ policy: 'strong-only', maxSteps: 2 }));
+    // thr:0.99 sends every draft of the tiny PRM on: each step shows its discarded draft, and the hostile remote text.
+    const { page, dialogs, errors } = await openPage(gpu.context, pageUrl({ policy: 'thr:0.99', maxSteps: 2 }));
     await solve(page, `<img src=z onerror="window.pwned=7"> $\\href{javascript:alert(8)}{x}$`);
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
@@ -311,6 +312,9 @@ describe('the page', { timeout: 120_000 }, () => {
       expect(await page.locator(`${sel} img, ${sel} script, ${sel} a, ${sel} iframe, ${sel} [onerror], ${sel} #evil`).count(), sel).toBe(0);
     }
     expect(await page.$$eval('#steps [style]', (els) => els.filter((e) => /url\(|javascript/i.test(e.getAttribute('style') ?? '')).length)).toBe(0);
+    const drafts = await page.$$eval('#steps li[data-source="strong"] details.draft summary', (ss) => ss.map((x) => x.textContent));
+    expect(drafts.length).toBeGreaterThan(0);
+    expect(drafts[0]).toMatch(/^Discarded draft from the device · PRM 0\.\d\d · 24 tokens$/);
     const text = await page.textContent('#steps li[data-source="strong"] .step-text');
     expect(text).toContain('<img src=x onerror="window.pwned=1;alert(1)">');
     expect(text).toContain('<script>window.pwned=2</script>');
