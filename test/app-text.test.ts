@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseExamples } from '../src/app/examples.ts';
 import { MAX_TEX_CHARS, splitMath } from '../src/app/math-segments.ts';
 
 const kinds = (s: string) => splitMath(s).map((x) => (x.kind === 'text' ? `T:${x.text}` : `${x.display ? 'D' : 'M'}:${x.tex}`));
@@ -46,5 +47,12 @@ describe('splitMath', () => {
 
   it('does not let a $ span a blank line (two steps)', () => {
     expect(kinds('cost $a\n\nb$')).toEqual(['T:cost $a\n\nb$']);
+  });
+});
+
+describe('example problems', () => {
+  it('reads the problem of every good line and skips the rest', () => {
+    const jsonl = ['{"id":"a","problem":"Start with 5, then 1) +3."}', 'not json', '{"problem":42}', '', `{"problem":"${'x'.repeat(3000)}"}`, '{"problem":"<img src=x>"}'].join('\n');
+    expect(parseExamples(jsonl)).toEqual(['Start with 5, then 1) +3.', '<img src=x>']);
   });
 });

@@ -100,6 +100,9 @@ describe('the page', { timeout: 120_000 }, () => {
       };
       requestAnimationFrame(tick);
     });
+    // The demo's example problems come from the organism test set shipped with the page.
+    await page.getByRole('button', { name: 'Example problem' }).click();
+    await expect.poll(() => page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toMatch(/^Start with \d, then 1\) [+-]\d/);
     const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
     await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Solve $x^2 = 4$ for $x > 0$.');
     await page.getByRole('button', { name: 'Solve', exact: true }).click();

@@ -11,6 +11,7 @@ import { validateProblem } from '../core/solve.ts';
 import { budgetNote, type calibrateForBudget } from './budget.ts';
 import { describeCapabilities, preflight, type Capabilities } from './capabilities.ts';
 import { byId, h } from './dom.ts';
+import { loadExamples } from './examples.ts';
 import { History, type SolveRecord } from './history.ts';
 import { clearModelCaches, ModelManager } from './models.ts';
 import { smallerWebllmModel } from './presets.ts';
@@ -236,6 +237,14 @@ async function boot(): Promise<void> {
     run?.stop();
     loading?.abort();
     stopButton.disabled = true;
+  });
+  byId('example-button').addEventListener('click', async () => {
+    try {
+      const examples = await loadExamples(new URL('./organism/test.jsonl', document.baseURI).href);
+      if (examples.length) problemBox.value = examples[Math.floor(Math.random() * examples.length)]!;
+    } catch (err) {
+      solveView.showError(errorMessage(err));
+    }
   });
   byId('forget-key').addEventListener('click', () => {
     keys.forget();
