@@ -30,8 +30,12 @@ function seedFor(plan: ('strong' | 'accept')[]): number {
 }
 
 function pageUrl(params: Record<string, string | number>): string {
-  // The small model and PRM are the page's default preset (./models/tiny-lm, ./models/tiny-prm).
+  // Tiny random-weight fixtures (built by the test) stand in for the small model and PRM; the strong
+  // model is the loopback server unless a test says otherwise.
   const q = new URLSearchParams({
+    weak: 'tjs:./models/tiny-lm',
+    prm: 'tjs:./models/tiny-prm#value',
+    strong: '',
     remote: remote.url,
     remoteModel: 'big',
     remoteMode: 'raw',
