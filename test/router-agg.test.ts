@@ -1,13 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { aggFeatures } from '../src/core/agg/features.ts';
 import { Adam, Mlp } from '../src/core/agg/mlp.ts';
-import { evaluate, trainAgg } from '../src/core/agg/ppo.ts';
-import { weightsFromJson, weightsToJson } from '../src/core/agg/weights.ts';
-import { aggPolicy } from '../src/core/policies/aggregate.ts';
+import { evaluate, trainAgg, type EpisodeOutcome, type TrainingEnv } from '../src/core/agg/ppo.ts';
+import { weightSetFromJson, weightSetToJson, weightsFromJson, weightsToJson, type AggWeights } from '../src/core/agg/weights.ts';
+import { aggLambdaPolicy, aggPolicy } from '../src/core/policies/aggregate.ts';
 import { createPolicy } from '../src/core/policies/index.ts';
 import { mulberry32 } from '../src/core/rng.ts';
 import { resolveSimParams } from '../src/core/sim/params.ts';
 import { simTrainingEnv } from '../src/core/sim/training-env.ts';
+import type { RoutingPolicy } from '../src/core/types.ts';
+
+function randomWeights(lambda: number, seed: number, hidden = 8): AggWeights {
+  const rng = mulberry32(seed);
+  return {
+    lambda,
+    hidden,
+    actor: new Mlp({ inputs: 5, hidden, outputs: 2 }).init(rng, 1),
+    critic: new Mlp({ inputs: 5, hidden, outputs: 1 }).init(rng, 1),
+    training: { seed },
+  };
+}
+
+/** A policy that takes the given actions at the given steps and accepts everywhere else. */
+function scripted(regenerateAt: ReadonlySet<number>): RoutingPolicy {
+  return { id: 'scripted', knob: null, episode: () => ({ plan: () => 'score', decide: (o) => (regenerateAt.has(o.t) ? 'regenerate' : 'accept') }) };
+}
 
 describe('aggregate features', () => {
   it('are min and product of the previous scores (1 at the first step), the score, tokens/300, t/30', () => {
@@ -63,18 +80,39 @@ describe('MLP with LayerNorm and tanh', () => {
 });
 
 describe('PPO for TRIM-Agg', () => {
-  it('improves on its initial policy in the simulator (small and fast)', async () => {
-    // A cost high enough that the right behaviour (keep confident drafts, regenerate doubtful ones) is
-    // far from the untrained network's coin flips.
+  // A cost high enough that the right behaviour (keep confident drafts, regenerate doubtful ones) is
+  // far from the untrained network's coin flips.
+  it.each(['paired', 'gae'] as const)('improves on its initial policy in the simulator with %s advantages (small and fast)', async (advantages) => {
     const lambda = 2e-3;
     const env = simTrainingEnv(resolveSimParams({}), { heldOut: 400, seed: 4 });
-    const r = await trainAgg(env, { lambda, hidden: 16, iterations: 6, episodesPerIteration: 200, epochs: 4, minibatch: 64, lr: 3e-3, seed: 1 });
+    const r = await trainAgg(env, { lambda, hidden: 16, iterations: 6, episodesPerIteration: 200, epochs: 4, minibatch: 64, lr: 3e-3, seed: 1, advantages });
     expect(r.history).toHaveLength(6);
     expect(r.best.objective).toBeGreaterThan(r.initial.objective + 0.05);
     expect(r.history[r.history.length - 1]!.heldOut.objective).toBeGreaterThan(r.initial.objective + 0.03);
     // The kept checkpoint is what the weights hold: re-evaluating it gives the recorded number.
     expect(evaluate(await env.heldOut(aggPolicy(r.weights)), lambda)).toEqual(r.best);
-    expect(r.weights.training).toMatchObject({ algorithm: 'PPO', bestIteration: r.bestIteration });
+    expect(r.weights.training).toMatchObject({ algorithm: 'PPO', bestIteration: r.bestIteration, advantageEstimator: advantages });
+  });
+
+  it('paired advantages find the cheap policy at a small λ where GAE does not (same budget)', async () => {
+    // At λ = 3e-4 one regeneration is worth ~0.02 of reward against a terminal reward with sd ~0.4:
+    // the regime where the curve's high-PGR end lives. Same seeds, problems and settings for both.
+    const lambda = 3e-4;
+    const settings = { lambda, hidden: 16, iterations: 5, episodesPerIteration: 600, epochs: 4, minibatch: 128, lr: 3e-3, seed: 2 };
+    const env = () => simTrainingEnv(resolveSimParams({}), { heldOut: 1500, seed: 7 });
+    const paired = await trainAgg(env(), { ...settings, advantages: 'paired' });
+    const gae = await trainAgg(env(), { ...settings, advantages: 'gae' });
+    expect(paired.initial).toEqual(gae.initial);
+    expect(paired.best.objective).toBeGreaterThan(gae.best.objective + 0.01);
+  });
+
+  it('refuses paired advantages where problems cannot be replayed', async () => {
+    const sim = simTrainingEnv(resolveSimParams({}), { heldOut: 20 });
+    const online: TrainingEnv = { train: sim.train, heldOut: sim.heldOut };
+    await expect(trainAgg(online, { iterations: 1, episodesPerIteration: 8, hidden: 4, advantages: 'paired' })).rejects.toThrow(/only the simulator/);
+    // 'auto' falls back to GAE there.
+    const r = await trainAgg(online, { iterations: 1, episodesPerIteration: 8, hidden: 4 });
+    expect(r.weights.training).toMatchObject({ advantageEstimator: 'gae' });
   });
 
   it('weights survive a JSON round trip exactly and load through the registry', () => {
@@ -97,6 +135,44 @@ describe('PPO for TRIM-Agg', () => {
     expect(() => createPolicy('agg', {})).toThrow(/--weights FILE/);
   });
 
+  it('a checkpoint set survives a JSON round trip; agg-lambda picks the network trained at λ', () => {
+    const set = { checkpoints: [randomWeights(3e-4, 1), randomWeights(1e-4, 2), randomWeights(2e-3, 3)] };
+    const json = JSON.parse(JSON.stringify(weightSetToJson(set)));
+    expect(json.lambdas).toEqual([3e-4, 1e-4, 2e-3]);
+    const back = weightSetFromJson(json);
+    expect(back.checkpoints.map((c) => c.lambda)).toEqual([1e-4, 3e-4, 2e-3]);
+    for (const w of set.checkpoints) {
+      const b = back.checkpoints.find((c) => c.lambda === w.lambda)!;
+      expect(b.actor.params).toEqual(w.actor.params);
+      expect(b.critic.params).toEqual(w.critic.params);
+      expect(b.training).toEqual(w.training);
+    }
+    const rng = mulberry32(5);
+    const observations = Array.from({ length: 300 }, (_, i) => ({ t: 1 + (i % 7), score: rng(), previous: [rng(), rng()], draftTokens: rng() * 300, strongTokens: 0, budgetLeft: null }));
+    const decisions = (p: RoutingPolicy) => observations.map((o) => p.episode().decide(o));
+    for (const w of set.checkpoints) {
+      // From the set, through the registry, the λ as a user types it: the argmax of that network.
+      const fromRegistry = createPolicy('agg-lambda', { knob: Number(String(w.lambda)), artefacts: { weights: json } });
+      expect(fromRegistry).toMatchObject({ id: 'agg-lambda', knob: w.lambda });
+      expect(decisions(fromRegistry)).toEqual(decisions(aggPolicy(w, 0.5)));
+    }
+    // The networks differ, so picking the wrong one would show.
+    expect(decisions(aggLambdaPolicy(back, 1e-4))).not.toEqual(decisions(aggLambdaPolicy(back, 2e-3)));
+    expect(() => createPolicy('agg-lambda', { knob: 5e-4, artefacts: { weights: json } })).toThrow(/No TRIM-Agg policy was trained at λ = 0\.0005; the weights hold λ = 0\.0001, 0\.0003, 0\.002/);
+    expect(() => createPolicy('agg', { artefacts: { weights: json } })).toThrow(/3 policies .*--policy agg-lambda/);
+    // A single-λ file is a set of one for agg-lambda, and a set of one still works for agg.
+    const single = JSON.parse(JSON.stringify(weightsToJson(set.checkpoints[0]!)));
+    expect(createPolicy('agg-lambda', { knob: 3e-4, artefacts: { weights: single } }).knob).toBe(3e-4);
+    const setOfOne = weightSetToJson({ checkpoints: [set.checkpoints[0]!] });
+    expect(decisions(createPolicy('agg', { artefacts: { weights: setOfOne } }))).toEqual(decisions(aggPolicy(set.checkpoints[0]!)));
+    // Hostile or broken sets are refused with what is wrong.
+    expect(() => weightSetFromJson({ ...json, checkpoints: [] })).toThrow(/non-empty array/);
+    expect(() => weightSetFromJson({ ...json, version: 2 })).toThrow(/version 2/);
+    expect(() => weightSetFromJson({ ...json, checkpoints: [json.checkpoints[0], json.checkpoints[0]] })).toThrow(/two checkpoints were trained at λ = 0\.0003/);
+    expect(() => weightSetFromJson({ ...json, checkpoints: [{ ...json.checkpoints[1], critic: null }] })).toThrow(/checkpoint 1.*"critic" is missing/);
+    expect(() => weightSetFromJson({ ...json, checkpoints: [{ ...json.checkpoints[1], lambda: -1 }] })).toThrow(/"lambda" must be a number ≥ 0/);
+  });
+
   it('the knob moves the decision like TRIM-Thr\'s: regenerate when P(accept) < k', () => {
     const rng = mulberry32(8);
     const w = {
@@ -110,5 +186,28 @@ describe('PPO for TRIM-Agg', () => {
     expect(aggPolicy(w, 0).episode().decide(o)).toBe('accept');
     expect(aggPolicy(w, 1).episode().decide(o)).toBe('regenerate');
     expect(() => aggPolicy(w, 0.5).episode().decide({ ...o, score: Infinity })).toThrow(/PRM score/);
+  });
+});
+
+describe('replaying a simulated training problem (the paired advantages\' common random numbers)', () => {
+  it('gives the same outcome for the same decisions, and flipping one decision changes only what follows it', async () => {
+    const env = simTrainingEnv(resolveSimParams({}), { heldOut: 10, seed: 3 });
+    const outcomes = (await env.train(scripted(new Set([2])), 1, 300)) as EpisodeOutcome[];
+    let changedCorrectness = 0;
+    for (const o of outcomes) {
+      expect(await env.replay!(scripted(new Set([2])), o.seed)).toEqual(o);
+      if (o.steps.length < 3) continue;
+      const flipped = (await env.replay!(scripted(new Set()), o.seed)) as EpisodeOutcome;
+      // Step 1 is untouched, step 2 is now the weak draft, and the solution has the same length.
+      expect(flipped.steps[0]).toEqual(o.steps[0]);
+      expect(o.steps[1]!.source).toBe('strong');
+      expect(flipped.steps[1]!.source).toBe('weak');
+      expect(flipped.steps).toHaveLength(o.steps.length);
+      if (flipped.correct !== o.correct) changedCorrectness++;
+    }
+    // Regenerating one step matters on some problems, and not on most.
+    expect(changedCorrectness).toBeGreaterThan(3);
+    expect(changedCorrectness).toBeLessThan(outcomes.length / 3);
+    expect(() => env.replay!(scripted(new Set()), 300)).toThrow(/episode seed 300/);
   });
 });

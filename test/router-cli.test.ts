@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { weightsFromJson } from '../src/core/agg/weights.ts';
+import { weightSetFromJson, weightsFromJson } from '../src/core/agg/weights.ts';
 import { observationModelFromJson } from '../src/core/pomdp/observations.ts';
 import { simulatedLabels } from '../src/core/sim/labels.ts';
 import { DEFAULT_SIM_PARAMS } from '../src/core/sim/params.ts';
@@ -162,6 +162,37 @@ describe('fit-observations, train-agg and calibrate', () => {
     const missing = await trim(['route', '--policy', 'agg', '--weights', join(dir, 'nope.json')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/Cannot read --weights/);
+  });
+
+  it('trains one policy per λ into a checkpoint set that agg-lambda sweeps', async () => {
+    const set = join(dir, 'agg-set.json');
+    const r = await trim(['train-agg', '--simulate', '--lambda', '0.002,0.004', '--iterations', '1', '--episodes', '64', '--held-out', '100', '--hidden', '8', '--out', set]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/λ = 0\.004: iteration 1\/1: /);
+    expect(r.stdout).toMatch(/λ = 0\.002: (Kept iteration 1 of 1|No iteration beat)/);
+    expect(r.stdout).toContain(`--policy agg-lambda --weights ${set} --sweep 0.002,0.004`);
+    const parsed = weightSetFromJson(JSON.parse(readFileSync(set, 'utf8')));
+    expect(parsed.checkpoints.map((c) => [c.lambda, c.training.advantageEstimator])).toEqual([[0.002, 'paired'], [0.004, 'paired']]);
+
+    const out = join(dir, 'sim-agg');
+    const sim = await trim(['simulate', '--policy', 'agg-lambda', '--weights', set, '--sweep', '0.002,0.004', '--policy', 'thr=0.5', '--baselines', '--problems', '200', '--out', out]);
+    expect(sim.code, sim.stderr).toBe(0);
+    const rows = parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'), 'results.jsonl');
+    expect([...new Set(rows.filter((x) => x.policy === 'agg-lambda').map((x) => x.knob))]).toEqual([0.002, 0.004]);
+    expect(sim.stdout).toMatch(/agg-lambda +0\.002 /);
+
+    const untrained = await trim(['simulate', '--policy', 'agg-lambda=0.003', '--weights', set, '--problems', '10', '--out', join(dir, 'sim-agg-bad')]);
+    expect(untrained.code).toBe(2);
+    expect(untrained.stderr).toMatch(/No TRIM-Agg policy was trained at λ = 0\.003; the weights hold λ = 0\.002, 0\.004/);
+    const routed = await trim(['route', '--policy', 'agg-lambda', '--knob', '0.004', '--weights', set], '{"t":1,"score":0.5,"previous":[],"draftTokens":30}\n');
+    expect(routed.code, routed.stderr).toBe(0);
+    expect(['accept', 'regenerate']).toContain(JSON.parse(routed.stdout).decision);
+    const wrongPolicy = await trim(['route', '--policy', 'agg', '--weights', set], '');
+    expect(wrongPolicy.code).toBe(2);
+    expect(wrongPolicy.stderr).toMatch(/2 policies .*--policy agg-lambda/);
+    const repeated = await trim(['train-agg', '--simulate', '--lambda', '0.002,0.002', '--out', join(dir, 'x.json')]);
+    expect(repeated.code).toBe(2);
+    expect(repeated.stderr).toMatch(/repeats a value/);
   });
 
   it('calibrates a knob to a target cost from results or the simulator', async () => {

@@ -3,7 +3,7 @@
 // touch the file system, so the same policies run in the page with artefacts fetched by URL.
 
 import { readFileSync } from 'node:fs';
-import { weightsFromJson } from '../core/agg/weights.ts';
+import { weightSetFromJson } from '../core/agg/weights.ts';
 import { errorMessage, TrimError } from '../core/errors.ts';
 import { BELIEF_MODES } from '../core/pomdp/belief.ts';
 import { observationModelFromJson } from '../core/pomdp/observations.ts';
@@ -18,6 +18,7 @@ export const policyArtefactOptions = {
 export const policyArtefactsUsage = `
 Learned and belief-based policies:
   --weights FILE        trained TRIM-Agg weights (JSON written by "trim train-agg"), for --policy agg
+                        (one λ) or --policy agg-lambda (a set trained with --lambda L1,L2,…)
   --observations FILE   TRIM-POMDP observation model (JSON written by "trim fit-observations"), for
                         --policy pomdp; without it the documented default model is used
   --belief MODE         TRIM-POMDP belief: filter (Bayes filter across steps, default) or reference
@@ -47,7 +48,7 @@ export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   try {
     const w = str('weights');
-    if (w !== undefined) out.weights = weightsFromJson(readJsonFile(w, '--weights'), `--weights ${w}`);
+    if (w !== undefined) out.weights = weightSetFromJson(readJsonFile(w, '--weights'), `--weights ${w}`);
     const o = str('observations');
     if (o !== undefined) out.observations = observationModelFromJson(readJsonFile(o, '--observations'), `--observations ${o}`);
   } catch (err) {

@@ -1,10 +1,11 @@
 // `trim train-agg`: trains TRIM-Agg with PPO, in the simulator or online against real endpoints (the
 // model flags of trim eval), keeps the checkpoint with the best held-out accuracy − λ·cost, and writes
-// its weights as JSON for `--policy agg --weights FILE`.
+// its weights as JSON for `--policy agg --weights FILE` — or, given several λ, one policy per λ in one
+// checkpoint set for `--policy agg-lambda --weights FILE` (the budget curve as the paper traces it).
 
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_PPO, trainAgg, type EpisodeOutcome, type IterationStats, type PpoConfig, type TrainingEnv } from '../../core/agg/ppo.ts';
-import { weightsToJson } from '../../core/agg/weights.ts';
+import { weightSetToJson, weightsToJson, type AggWeights } from '../../core/agg/weights.ts';
 import { errorMessage, TrimError } from '../../core/errors.ts';
 import { deriveSeed, mulberry32 } from '../../core/rng.ts';
 import { simTrainingEnv } from '../../core/sim/training-env.ts';
@@ -17,17 +18,22 @@ import { buildRun, modelFlagsUsage, parseFlags, type FlagValues } from '../model
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
 const usage = `
-Usage: trim train-agg (--simulate | [model and PRM flags of trim eval] --data FILE) --lambda L --out FILE
+Usage: trim train-agg (--simulate | [model and PRM flags of trim eval] --data FILE) --lambda L[,L2,…] --out FILE
   [--iterations ${DEFAULT_PPO.iterations}] [--episodes ${DEFAULT_PPO.episodesPerIteration}] [--held-out N] [--epochs ${DEFAULT_PPO.epochs}] [--minibatch ${DEFAULT_PPO.minibatch}]
-  [--lr ${DEFAULT_PPO.lr}] [--hidden ${DEFAULT_PPO.hidden}] [--seed N] [--concurrency 8]
+  [--lr ${DEFAULT_PPO.lr}] [--hidden ${DEFAULT_PPO.hidden}] [--advantages auto|paired|gae] [--seed N] [--concurrency 8]
 
-Trains TRIM-Agg (actor-critic MLP, 2×hidden units, LayerNorm, tanh) with PPO (γ = 1, GAE 0.95, clip
-0.2): per step reward −λ·(strong tokens) when the step is regenerated, +1 for a correct final answer.
+Trains TRIM-Agg (actor-critic MLP, 2×hidden units, LayerNorm, tanh) with PPO (γ = 1, clip 0.2): per
+step reward −λ·(strong tokens) when the step is regenerated, +1 for a correct final answer.
 After every iteration the argmax policy is scored on held-out problems and the best
 accuracy − λ·(mean strong tokens) is kept. Writes the weights as JSON for --policy agg --weights FILE.
 
-  --lambda L        reward given up per strong token (default ${DEFAULT_PPO.lambda})
+  --lambda L[,L2,…] reward given up per strong token (default ${DEFAULT_PPO.lambda}). Several values train one
+                    policy per λ, one after the other, into one checkpoint set for
+                    --policy agg-lambda --weights FILE --sweep L1,L2,… (rewritten after each λ)
   --out FILE        the weights file
+  --advantages M    paired (replay each decision with the other action on the same simulated problem;
+                    simulator only), gae (the critic's GAE(0.95), as the reference), auto (default:
+                    paired in the simulator, gae online)
   --simulate        train on simulated problems (fresh ones every iteration; --held-out N fixed ones,
                     default 2000)
   --data FILE       train online on a dataset (any layout trim eval reads), solving with the real
@@ -49,6 +55,7 @@ const own = {
   minibatch: { type: 'string' },
   lr: { type: 'string' },
   hidden: { type: 'string' },
+  advantages: { type: 'string' },
   concurrency: { type: 'string' },
   ...simParamsOptions,
 } as const;
@@ -61,8 +68,12 @@ export const command: Command = {
     const v = values as FlagValues;
     if (typeof v.out !== 'string' || !v.out.trim()) throw new UsageError('--out FILE is required.');
     if (!!v.simulate === (typeof v.data === 'string')) throw new UsageError('Give exactly one of --simulate or --data FILE (with the model flags).');
+    const lambdas = lambdaList(v);
+    const advantages = v.advantages ?? 'auto';
+    if (advantages !== 'auto' && advantages !== 'paired' && advantages !== 'gae') throw new UsageError(`--advantages must be auto, paired or gae; got "${advantages}".`);
+    if (advantages === 'paired' && !v.simulate) throw new UsageError('--advantages paired replays problems with the same luck, which only --simulate can; use gae or auto online.');
     const config: Partial<PpoConfig> = {
-      lambda: num(v, 'lambda', 0, 1) ?? DEFAULT_PPO.lambda,
+      advantages,
       iterations: int(v, 'iterations', 1, 100_000) ?? DEFAULT_PPO.iterations,
       episodesPerIteration: int(v, 'episodes', 1, 10_000_000) ?? DEFAULT_PPO.episodesPerIteration,
       epochs: int(v, 'epochs', 1, 1000) ?? DEFAULT_PPO.epochs,
@@ -76,25 +87,34 @@ export const command: Command = {
       : onlineEnv(v, config.seed!);
 
     const t0 = Date.now();
-    const log = (s: IterationStats) =>
-      process.stderr.write(
-        `iteration ${s.iteration}/${config.iterations}: train return ${s.trainReturn.toFixed(4)}, regenerated ${(s.regenerateRate * 100).toFixed(1)}% of steps; ` +
+    const prefix = lambdas.length > 1 ? (lambda: number) => `λ = ${lambda}: ` : () => '';
+    const trained: AggWeights[] = [];
+    for (const lambda of lambdas) {
+      const log = (s: IterationStats) =>
+        process.stderr.write(
+          `${prefix(lambda)}iteration ${s.iteration}/${config.iterations}: train return ${s.trainReturn.toFixed(4)}, regenerated ${(s.regenerateRate * 100).toFixed(1)}% of steps; ` +
           `held-out accuracy ${(s.heldOut.accuracy * 100).toFixed(1)}%, ${s.heldOut.strongTokens.toFixed(1)} strong tokens, objective ${s.heldOut.objective.toFixed(4)} (${(s.ms / 1000).toFixed(1)} s)\n`,
+        );
+      let result;
+      try {
+        result = await trainAgg(env, { ...config, lambda }, log);
+      } catch (err) {
+        if (err instanceof TrimError) throw err;
+        throw new TrimError(`Training failed: ${errorMessage(err)}`, { cause: err });
+      }
+      trained.push(result.weights);
+      // Written after every λ, so an interrupted sweep keeps the policies it finished.
+      const json = lambdas.length > 1 ? weightSetToJson({ checkpoints: trained }) : weightsToJson(result.weights);
+      writeFileSync(v.out, JSON.stringify(json) + '\n');
+      const e = result.best;
+      process.stdout.write(
+        `${prefix(lambda)}${result.bestIteration ? `Kept iteration ${result.bestIteration} of ${config.iterations}` : 'No iteration beat the initial policy; kept it'}: held-out accuracy ${(e.accuracy * 100).toFixed(1)}%, ` +
+          `${e.strongTokens.toFixed(1)} strong tokens per problem, accuracy − λ·cost = ${e.objective.toFixed(4)} ` +
+          `(initial policy: ${result.initial.objective.toFixed(4)}). ${((Date.now() - t0) / 1000).toFixed(0)} s. Wrote ${v.out}\n`,
       );
-    let result;
-    try {
-      result = await trainAgg(env, config, log);
-    } catch (err) {
-      if (err instanceof TrimError) throw err;
-      throw new TrimError(`Training failed: ${errorMessage(err)}`, { cause: err });
     }
-    writeFileSync(v.out, JSON.stringify(weightsToJson(result.weights)) + '\n');
-    const e = result.best;
-    process.stdout.write(
-      `${result.bestIteration ? `Kept iteration ${result.bestIteration} of ${config.iterations}` : 'No iteration beat the initial policy; kept it'}: held-out accuracy ${(e.accuracy * 100).toFixed(1)}%, ` +
-        `${e.strongTokens.toFixed(1)} strong tokens per problem, accuracy − λ·cost = ${e.objective.toFixed(4)} ` +
-        `(initial policy: ${result.initial.objective.toFixed(4)}). ${((Date.now() - t0) / 1000).toFixed(0)} s. Wrote ${v.out}\n`,
-    );
+    if (lambdas.length > 1)
+      process.stdout.write(`Use it with: --policy agg-lambda --weights ${v.out} --sweep ${lambdas.join(',')}\n`);
     return 0;
   },
 };
@@ -152,6 +172,19 @@ function onlineEnv(v: FlagValues, seed: number): TrainingEnv {
     },
     heldOut: (policy) => solveAll(heldOut, policy, deriveSeed(seed, 'held-out')),
   };
+}
+
+/** --lambda: one value or a comma-separated list of distinct values, each in [0, 1]. */
+function lambdaList(v: FlagValues): number[] {
+  const x = v.lambda;
+  if (typeof x !== 'string') return [DEFAULT_PPO.lambda];
+  const out = x.split(',').map((s) => {
+    const n = Number(s);
+    if (s.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--lambda takes numbers in [0, 1], comma-separated for several; "${s}" is not one.`);
+    return n;
+  });
+  if (new Set(out).size !== out.length) throw new UsageError(`--lambda ${x} repeats a value; each λ trains one policy.`);
+  return out;
 }
 
 function num(v: FlagValues, name: string, min: number, max: number): number | undefined {

@@ -1,8 +1,18 @@
 // PPO for TRIM-Agg (trim-method.md, "TRIM-Agg"): actor-critic on aggregate features, one episode per
 // problem, one decision per scored step. Reward: −λ·(strong tokens of the step) when it is regenerated,
-// +1 at the end when the final answer is correct; γ = 1, GAE(0.95), clip 0.2. Actions are sampled while
-// training; the policy that is kept is evaluated by its argmax on held-out problems, and the checkpoint
-// with the best held-out accuracy − λ·(mean strong tokens) wins.
+// +1 at the end when the final answer is correct; γ = 1, clip 0.2. Actions are sampled while training;
+// the policy that is kept is evaluated by its argmax on held-out problems, and the checkpoint with the
+// best held-out accuracy − λ·(mean strong tokens) wins.
+//
+// Advantages. The reference estimates them with GAE(0.95) from the critic. At the small λ where the
+// budget curve's high-PGR end lives, one regeneration is worth ~0.01 of reward while the terminal reward
+// is a coin flip with sd ~0.45 shared by every decision of the episode, so GAE's advantages are mostly
+// noise and PPO cannot find the line. Where the environment can replay a problem with the same luck
+// (the simulator), each decision's advantage is measured directly instead: the problem is solved again
+// with that one action flipped and everything else (the world's draws, the policy's random numbers at
+// every later step) unchanged, and A = π(other)·(R − R_flipped) — an unbiased estimate of Q(s,a) − V(s)
+// whose noise is only the hidden state's, not the rest of the episode's (the "vine" estimator of
+// Schulman et al., 2015, with common random numbers). Online, problems cannot be replayed: GAE is used.
 //
 // The environment is anything that can solve problems with a RoutingPolicy: the simulator, or solve()
 // against real endpoints. It reports per problem which steps were strong and their tokens; decisions are
@@ -33,6 +43,11 @@ export interface PpoConfig {
   valueCoef: number;
   entropyCoef: number;
   maxGradNorm: number;
+  /**
+   * How advantages are estimated: 'paired' replays each decision with the other action on the same
+   * problem (needs an environment with `replay`), 'gae' uses the critic; 'auto' pairs where it can.
+   */
+  advantages: 'auto' | 'paired' | 'gae';
   seed: number;
 }
 
@@ -51,6 +66,7 @@ export const DEFAULT_PPO: PpoConfig = {
   valueCoef: 0.5,
   entropyCoef: 0.01,
   maxGradNorm: 0.5,
+  advantages: 'auto',
   seed: 0,
 };
 
@@ -66,6 +82,11 @@ export interface TrainingEnv {
   train(policy: RoutingPolicy, iteration: number, count: number): Promise<EpisodeOutcome[]> | EpisodeOutcome[];
   /** Solves the held-out problems (the same ones every time). */
   heldOut(policy: RoutingPolicy): Promise<EpisodeOutcome[]> | EpisodeOutcome[];
+  /**
+   * Solves the problem of the last `train` call that had this episode seed again under another policy,
+   * with exactly the same draws (common random numbers). Only a simulator can; real models cannot.
+   */
+  replay?(policy: RoutingPolicy, episodeSeed: number): Promise<EpisodeOutcome> | EpisodeOutcome;
 }
 
 export interface Evaluation {
@@ -101,8 +122,17 @@ export function evaluate(outcomes: readonly EpisodeOutcome[], lambda: number): E
   return { accuracy, strongTokens, objective: accuracy - lambda * strongTokens };
 }
 
+/**
+ * The uniform random number that samples the action at step t of episode `seed` in one iteration. Tied to
+ * (episode, step) rather than drawn from a stream, so a replay of the episode with one action flipped
+ * samples every later step with the same numbers, and the two runs differ only by that action's effects.
+ */
+function stepUniform(salt: number, seed: number, t: number): number {
+  return mulberry32((salt ^ Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(t, 0x85ebca77)) >>> 0)();
+}
+
 /** A policy that samples from the actor and records what it saw, per episode seed. */
-function recordingPolicy(actor: Mlp, critic: Mlp, rng: Rng): { policy: RoutingPolicy; episodes: Map<number, Decision[]> } {
+function recordingPolicy(actor: Mlp, critic: Mlp, salt: number): { policy: RoutingPolicy; episodes: Map<number, Decision[]> } {
   const episodes = new Map<number, Decision[]>();
   const ac = actor.newCache();
   const cc = critic.newCache();
@@ -120,7 +150,7 @@ function recordingPolicy(actor: Mlp, critic: Mlp, rng: Rng): { policy: RoutingPo
         decide: (o) => {
           const x = aggFeatures(o);
           const pReg = regenerateProbability(actor.forward(x, ac));
-          const action: 0 | 1 = rng() < pReg ? 1 : 0;
+          const action: 0 | 1 = stepUniform(salt, key, o.t) < pReg ? 1 : 0;
           const logp = Math.log(Math.max(1e-12, action ? pReg : 1 - pReg));
           decisions.push({ t: o.t, x, action, logp, value: critic.forward(x, cc)[0]! });
           return action ? 'regenerate' : 'accept';
@@ -129,6 +159,59 @@ function recordingPolicy(actor: Mlp, critic: Mlp, rng: Rng): { policy: RoutingPo
     },
   };
   return { policy, episodes };
+}
+
+/** The episode's return: +1 for a correct answer, −λ per strong token. */
+function episodeReturn(out: EpisodeOutcome, lambda: number): number {
+  let tokens = 0;
+  for (const st of out.steps) if (st.source === 'strong') tokens += st.tokens;
+  return (out.correct ? 1 : 0) - lambda * tokens;
+}
+
+/**
+ * Paired advantages: each decision's episode is replayed with that action flipped — earlier steps repeat
+ * their recorded actions, later ones sample the same actor with the same per-step numbers — and
+ * A = π(other action)·(R − R_flipped), i.e. Q(s,a) − V(s) with both Q's measured on the same problem.
+ */
+async function pairedAdvantages(
+  env: TrainingEnv & Required<Pick<TrainingEnv, 'replay'>>,
+  actor: Mlp,
+  salt: number,
+  episodes: Map<number, Decision[]>,
+  outcomes: readonly EpisodeOutcome[],
+  lambda: number,
+): Promise<Map<number, Float64Array>> {
+  const ac = actor.newCache();
+  const x = new Float64Array(AGG_FEATURES.length);
+  const out = new Map<number, Float64Array>();
+  for (const o of outcomes) {
+    const ds = episodes.get(o.seed);
+    if (!ds) continue; // buildBatch reports it
+    const byStep = new Map(ds.map((d) => [d.t, d.action]));
+    const r = episodeReturn(o, lambda);
+    const adv = new Float64Array(ds.length);
+    for (let i = 0; i < ds.length; i++) {
+      const flipAt = ds[i]!.t;
+      const flipped: RoutingPolicy = {
+        id: 'agg',
+        knob: null,
+        episode: () => ({
+          plan: () => 'score',
+          decide: (obs) => {
+            let a: number;
+            if (obs.t < flipAt) a = byStep.get(obs.t) ?? 0;
+            else if (obs.t === flipAt) a = 1 - ds[i]!.action;
+            else a = stepUniform(salt, o.seed, obs.t) < regenerateProbability(actor.forward(aggFeatures(obs, x), ac)) ? 1 : 0;
+            return a ? 'regenerate' : 'accept';
+          },
+        }),
+      };
+      const rFlipped = episodeReturn(await env.replay(flipped, o.seed), lambda);
+      adv[i] = (1 - Math.exp(ds[i]!.logp)) * (r - rFlipped);
+    }
+    out.set(o.seed, adv);
+  }
+  return out;
 }
 
 interface Batch {
@@ -141,7 +224,8 @@ interface Batch {
   regenerateRate: number;
 }
 
-function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly EpisodeOutcome[], c: PpoConfig): Batch {
+/** Flattens the episodes into samples; advantages are the paired ones when given, else GAE from the critic. */
+function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly EpisodeOutcome[], c: PpoConfig, paired: Map<number, Float64Array> | null): Batch {
   const x: Float64Array[] = [];
   const action: number[] = [];
   const logp: number[] = [];
@@ -158,7 +242,7 @@ function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly Episod
     });
     if (rewards.length) rewards[rewards.length - 1]! += out.correct ? 1 : 0;
     returns += rewards.reduce((a, b) => a + b, 0) + (rewards.length ? 0 : out.correct ? 1 : 0);
-    // GAE backwards from the terminal step (value 0 after it).
+    // GAE backwards from the terminal step (value 0 after it); its targets train the critic either way.
     let gae = 0;
     const a = new Array<number>(ds.length);
     for (let i = ds.length - 1; i >= 0; i--) {
@@ -167,11 +251,12 @@ function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly Episod
       gae = delta + c.gamma * c.gaeLambda * gae;
       a[i] = gae;
     }
+    const pairedAdv = paired?.get(out.seed);
     ds.forEach((d, i) => {
       x.push(d.x);
       action.push(d.action);
       logp.push(d.logp);
-      adv.push(a[i]!);
+      adv.push(pairedAdv ? pairedAdv[i]! : a[i]!);
       ret.push(a[i]! + d.value);
     });
   }
@@ -263,6 +348,7 @@ export function checkPpoConfig(c: PpoConfig): PpoConfig {
   (['lr', 'clip'] as const).forEach((k) => pos(k));
   if (!(c.gamma > 0 && c.gamma <= 1)) throw new ConfigError(`γ must be in (0, 1], got ${c.gamma}.`);
   if (!(c.gaeLambda >= 0 && c.gaeLambda <= 1)) throw new ConfigError(`The GAE λ must be in [0, 1], got ${c.gaeLambda}.`);
+  if (!['auto', 'paired', 'gae'].includes(c.advantages)) throw new ConfigError(`PPO advantages must be auto, paired or gae, got ${c.advantages}.`);
   return c;
 }
 
@@ -277,6 +363,9 @@ export interface TrainResult {
 /** Trains TRIM-Agg; `onIteration` sees each iteration's numbers (progress, logs). */
 export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}, onIteration?: (s: IterationStats) => void): Promise<TrainResult> {
   const c = checkPpoConfig({ ...DEFAULT_PPO, ...config });
+  if (c.advantages === 'paired' && !env.replay)
+    throw new ConfigError('Paired advantages replay training problems, which only the simulator can do; use advantages "gae" (or "auto") online.');
+  const replayable = c.advantages !== 'gae' && env.replay ? (env as TrainingEnv & Required<Pick<TrainingEnv, 'replay'>>) : null;
   const rng = mulberry32(deriveSeed(c.seed, 'ppo'));
   const shape = { inputs: AGG_FEATURES.length, hidden: c.hidden };
   const actor = new Mlp({ ...shape, outputs: 2 }).init(rng, 0.01);
@@ -298,10 +387,12 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
   const history: IterationStats[] = [];
   for (let it = 1; it <= c.iterations; it++) {
     const t0 = Date.now();
-    const { policy, episodes } = recordingPolicy(actor, critic, rng);
+    const salt = deriveSeed(c.seed, `sample-${it}`);
+    const { policy, episodes } = recordingPolicy(actor, critic, salt);
     const outcomes = await env.train(policy, it, c.episodesPerIteration);
     if (c.anneal) opt.actor.lr = opt.critic.lr = c.lr * (1 - (it - 1) / c.iterations);
-    const batch = buildBatch(episodes, outcomes, c);
+    const paired = replayable ? await pairedAdvantages(replayable, actor, salt, episodes, outcomes, c.lambda) : null;
+    const batch = buildBatch(episodes, outcomes, c, paired);
     if (batch.x.length > 0) update(actor, critic, opt, batch, c, rng);
     const current = snapshot();
     const heldOut = await judge(current);
@@ -317,6 +408,7 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
   best.training = {
     algorithm: 'PPO',
     config: c,
+    advantageEstimator: replayable ? 'paired' : 'gae',
     bestIteration,
     heldOut: bestEval,
     initial,

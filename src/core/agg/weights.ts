@@ -1,12 +1,15 @@
 // The JSON file of a trained TRIM-Agg policy: what `trim train-agg` writes and the policy (in the CLI
 // and in the page) loads. Parameters are stored per named block so the file can be read by people and
 // by other tools; loading checks every shape and number, since a weights file is user input.
+// A checkpoint set holds one such policy per λ: TRIM-Agg's budget curve is traced by training one
+// policy per λ, as the paper does, so the curve travels as one file.
 
 import { TrimError } from '../errors.ts';
 import { AGG_FEATURES } from './features.ts';
 import { Mlp, type MlpShape } from './mlp.ts';
 
 export const WEIGHTS_FORMAT = 'trim-agg-weights';
+export const WEIGHT_SET_FORMAT = 'trim-agg-weight-set';
 
 /** A weights file that cannot be used. */
 export class WeightsError extends TrimError {}
@@ -91,4 +94,40 @@ export function weightsFromJson(j: unknown, where = 'The weights file'): AggWeig
     critic: netFromJson(o.critic, { inputs: AGG_FEATURES.length, hidden: h, outputs: 1 }, 'critic', fail),
     training: o.training && typeof o.training === 'object' ? (o.training as Record<string, unknown>) : {},
   };
+}
+
+/** Policies trained at different λ, sorted by λ. */
+export interface AggWeightSet {
+  checkpoints: AggWeights[];
+}
+
+export function weightSetToJson(set: AggWeightSet): unknown {
+  return { format: WEIGHT_SET_FORMAT, version: 1, lambdas: set.checkpoints.map((w) => w.lambda), checkpoints: set.checkpoints.map(weightsToJson) };
+}
+
+/** Reads a checkpoint set; a single weights file is read as a set of one. */
+export function weightSetFromJson(j: unknown, where = 'The weights file'): AggWeightSet {
+  if (!j || typeof j !== 'object' || (j as Record<string, unknown>).format !== WEIGHT_SET_FORMAT) return { checkpoints: [weightsFromJson(j, where)] };
+  const o = j as Record<string, unknown>;
+  const fail = (why: string): never => {
+    throw new WeightsError(`${where} is not a usable TRIM-Agg checkpoint set: ${why}. Train one with "trim train-agg --lambda L1,L2,…".`);
+  };
+  if (o.version !== 1) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1)`);
+  if (!Array.isArray(o.checkpoints) || o.checkpoints.length === 0) fail('"checkpoints" must be a non-empty array of weights');
+  const checkpoints = (o.checkpoints as unknown[]).map((c, i) => weightsFromJson(c, `${where}, checkpoint ${i + 1},`));
+  checkpoints.sort((a, b) => a.lambda - b.lambda);
+  for (let i = 1; i < checkpoints.length; i++)
+    if (checkpoints[i]!.lambda === checkpoints[i - 1]!.lambda) fail(`two checkpoints were trained at λ = ${checkpoints[i]!.lambda}; a λ must name one policy`);
+  return { checkpoints };
+}
+
+/** The checkpoint trained at λ (to a relative 1e-9, so "3e-4" finds 0.0003), or an error listing the λ there are. */
+export function checkpointAt(set: AggWeightSet, lambda: number): AggWeights {
+  const w = set.checkpoints.find((c) => Math.abs(c.lambda - lambda) <= 1e-9 * Math.max(Math.abs(lambda), Math.abs(c.lambda)));
+  if (!w)
+    throw new WeightsError(
+      `No TRIM-Agg policy was trained at λ = ${lambda}; the weights hold λ = ${set.checkpoints.map((c) => c.lambda).join(', ')}. ` +
+        'Pick one of those, or train that λ with "trim train-agg".',
+    );
+  return w;
 }

@@ -1,12 +1,15 @@
 // TRIM-Agg as a routing policy: a trained actor network over aggregate score features. At inference the
-// reference takes the argmax action; the knob generalises it to "regenerate when the network's
-// P(accept) is below k" — TRIM-Thr's rule with the network's confidence in place of the PRM score — so
-// k = 0.5 is the argmax, a larger k sends more steps, and a sweep of k traces a curve around the
-// trained operating point.
+// reference takes the argmax action. Two knobs trace a budget curve:
+// - `agg`: one network, regenerate when its P(accept) < k — TRIM-Thr's rule with the network's
+//   confidence in place of the PRM score — so k = 0.5 is the argmax and a larger k sends more steps;
+// - `agg-lambda`: one network per λ (a checkpoint set), each deciding by its argmax — the paper's way:
+//   a policy trained for a price per strong token is the best operating point for that price, while
+//   moving one network's threshold away from 0.5 leaves the point it was trained for.
 
 import { ConfigError } from '../errors.ts';
 import { aggFeatures } from '../agg/features.ts';
-import { weightsFromJson, type AggWeights } from '../agg/weights.ts';
+import type { Mlp } from '../agg/mlp.ts';
+import { checkpointAt, weightSetFromJson, type AggWeights, type AggWeightSet } from '../agg/weights.ts';
 import { checkObservation } from '../observation-check.ts';
 import type { RoutingPolicy } from '../types.ts';
 
@@ -15,14 +18,12 @@ export function regenerateProbability(logits: ArrayLike<number>): number {
   return 1 / (1 + Math.exp(logits[0]! - logits[1]!));
 }
 
-export function aggPolicy(weights: AggWeights, k = 0.5): RoutingPolicy {
-  if (!(k >= 0 && k <= 1)) throw new ConfigError(`The agg decision threshold must be in [0, 1], got ${k}.`);
-  const actor = weights.actor;
+function actorPolicy(actor: Mlp, id: string, knob: number, k: number): RoutingPolicy {
   const cache = actor.newCache();
   const x = new Float64Array(5);
   return {
-    id: 'agg',
-    knob: k,
+    id,
+    knob,
     episode: () => ({
       plan: () => 'score',
       decide: (o) => {
@@ -34,13 +35,44 @@ export function aggPolicy(weights: AggWeights, k = 0.5): RoutingPolicy {
   };
 }
 
-/** Reads `artefacts.weights` (parsed JSON or loaded weights). */
+export function aggPolicy(weights: AggWeights, k = 0.5): RoutingPolicy {
+  if (!(k >= 0 && k <= 1)) throw new ConfigError(`The agg decision threshold must be in [0, 1], got ${k}.`);
+  return actorPolicy(weights.actor, 'agg', k, k);
+}
+
+/** The argmax of the checkpoint trained at λ. */
+export function aggLambdaPolicy(set: AggWeightSet, lambda: number): RoutingPolicy {
+  return actorPolicy(checkpointAt(set, lambda).actor, 'agg-lambda', lambda, 0.5);
+}
+
+/** Reads `artefacts.weights` (parsed JSON or loaded weights) for `agg`: one network. */
 export function aggFromArtefacts(k: number, a: Record<string, unknown> = {}): RoutingPolicy {
+  const set = weightSet(a, 'agg');
+  if (set.checkpoints.length > 1)
+    throw new ConfigError(
+      `The weights hold ${set.checkpoints.length} policies (λ = ${set.checkpoints.map((c) => c.lambda).join(', ')}): ` +
+        'sweep them with --policy agg-lambda (its knob is λ), or give --policy agg a single-λ weights file.',
+    );
+  return aggPolicy(set.checkpoints[0]!, k);
+}
+
+/** Reads `artefacts.weights` for `agg-lambda`: the checkpoint trained at λ. */
+export function aggLambdaFromArtefacts(lambda: number, a: Record<string, unknown> = {}): RoutingPolicy {
+  return aggLambdaPolicy(weightSet(a, 'agg-lambda'), lambda);
+}
+
+function weightSet(a: Record<string, unknown>, name: string): AggWeightSet {
   const w = a.weights;
-  if (w === undefined) throw new ConfigError('The agg policy needs trained weights: pass --weights FILE (made by "trim train-agg").');
-  return aggPolicy(isWeights(w) ? w : weightsFromJson(w), k);
+  if (w === undefined) throw new ConfigError(`The ${name} policy needs trained weights: pass --weights FILE (made by "trim train-agg").`);
+  if (isWeights(w)) return { checkpoints: [w] };
+  if (isWeightSet(w)) return w;
+  return weightSetFromJson(w);
 }
 
 function isWeights(x: unknown): x is AggWeights {
   return !!x && typeof x === 'object' && 'actor' in x && typeof (x as AggWeights).actor?.forward === 'function';
+}
+
+function isWeightSet(x: unknown): x is AggWeightSet {
+  return !!x && typeof x === 'object' && Array.isArray((x as AggWeightSet).checkpoints) && (x as AggWeightSet).checkpoints.every(isWeights);
 }

@@ -2,7 +2,7 @@
 
 import { ConfigError } from '../errors.ts';
 import type { RoutingPolicy } from '../types.ts';
-import { aggFromArtefacts } from './aggregate.ts';
+import { aggFromArtefacts, aggLambdaFromArtefacts } from './aggregate.ts';
 import { strongOnlyPolicy, weakOnlyPolicy } from './baselines.ts';
 import { DEFAULT_LAMBDA, pomdpFromArtefacts } from './pomdp.ts';
 import { queryPolicy } from './query.ts';
@@ -91,6 +91,12 @@ registerPolicy({
   description: 'TRIM-Agg: a PPO-trained network on score aggregates regenerates when its P(accept) is below the threshold (0.5 = argmax). Needs --weights.',
   knob: { name: 'threshold', default: 0.5 },
   create: (o) => aggFromArtefacts(o.knob ?? 0.5, o.artefacts),
+});
+registerPolicy({
+  name: 'agg-lambda',
+  description: 'TRIM-Agg, one PPO-trained network per λ (the paper\'s curve): the knob λ picks the network trained at that λ, which decides by its argmax. Needs --weights (a set from trim train-agg --lambda L1,L2,…).',
+  knob: { name: 'lambda', default: DEFAULT_LAMBDA },
+  create: (o) => aggLambdaFromArtefacts(o.knob ?? DEFAULT_LAMBDA, o.artefacts),
 });
 registerPolicy({
   name: 'pomdp',
