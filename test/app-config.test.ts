@@ -69,6 +69,8 @@ describe('URL configuration', () => {
     const back = readUrlConfig(settingsToQuery(s, 'x+1'), defaultSettings());
     expect(back.settings).toEqual(s);
     expect(back.problem).toBe('x+1');
+    const noLocalStrong = { ...defaultSettings(), strongLocal: null };
+    expect(readUrlConfig(settingsToQuery(noLocalStrong), defaultSettings()).settings).toEqual(noLocalStrong);
   });
 
   it('parses model specs strictly', () => {

@@ -106,7 +106,7 @@ describe('the page', { timeout: 120_000 }, () => {
     });
     // The demo's example problems come from the organism test set shipped with the page.
     await page.getByRole('button', { name: 'Example problem' }).click();
-    await expect.poll(() => page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toMatch(/^Start with \d, then 1\) [+-]\d/);
+    await expect.poll(() => page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toMatch(/^Start with \d, then 1\) /);
     const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
     await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Solve $x^2 = 4$ for $x > 0$.');
     await page.getByRole('button', { name: 'Solve', exact: true }).click();
@@ -142,14 +142,6 @@ describe('the page', { timeout: 120_000 }, () => {
     expect(await page.textContent('#ledger-body .hosts')).toContain(new URL(remote.url).host);
     expect(await ledgerCell(page, 'problem', 'deviceTokens')).toBeGreaterThan(0);
 
-    const shotDir = mkdtempSync(join(tmpdir(), 'trim-shot-'));
-    await page.evaluate(() => scrollTo(0, 0));
-    await page.screenshot({ path: join(shotDir, 'solve.png') });
-    if (process.env.TRIM_UPDATE_SCREENSHOT) {
-      mkdirSync(resolve(REPO_ROOT, 'test/screenshots'), { recursive: true });
-      copyFileSync(join(shotDir, 'solve.png'), resolve(REPO_ROOT, 'test/screenshots/solve.png'));
-    }
-    rmSync(shotDir, { recursive: true, force: true });
 
     const stepsBefore = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => li.textContent));
     await page.reload();
@@ -160,6 +152,37 @@ describe('the page', { timeout: 120_000 }, () => {
     expect(await ledgerCell(page, 'session', 'sentRequests')).toBe(gens.length);
     expect(errors).toEqual([]);
     expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
+  it('opens on the offline demo: the organism models solve an example problem on the device and nothing leaves it', async () => {
+    // No model parameters: the default preset (public/models/organism: weak model, PRM and strong model).
+    const { page, errors } = await openPage(gpu.context, `${site.url}?seed=1`);
+    await page.getByRole('button', { name: 'Example problem' }).click();
+    await expect.poll(() => page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toMatch(/^Start with \d, then/);
+    // A fixed organism problem (one of the test set's shapes) so the screenshot shows the same run each time.
+    await solve(page, 'Start with 5, then 1) +2 2) -1 3) -3 4) *2 5) -1 6) -2.');
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await page.textContent('#run-status')).toBe('Solved.');
+    expect(await page.isVisible('#answer')).toBe(true);
+    expect(await page.textContent('#answer-text')).toMatch(/\d/);
+    const where = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.where));
+    expect(where.length).toBeGreaterThan(0);
+    expect(where.every((w) => w === 'device')).toBe(true);
+    expect(await page.textContent('#weak-status')).toMatch(/ready — tjs:.*organism\/weak/);
+    expect(await page.textContent('#strong-status')).toMatch(/ready — tjs:.*organism\/strong/);
+    expect(await ledgerCell(page, 'problem', 'sentRequests')).toBe(0);
+    expect(await ledgerCell(page, 'problem', 'prmCalls')).toBeGreaterThan(0);
+    const shotDir = mkdtempSync(join(tmpdir(), 'trim-shot-'));
+    await page.evaluate(() => scrollTo(0, 0));
+    await page.setViewportSize({ width: 1280, height: 1300 });
+    await page.screenshot({ path: join(shotDir, 'solve.png') });
+    if (process.env.TRIM_UPDATE_SCREENSHOT) {
+      mkdirSync(resolve(REPO_ROOT, 'test/screenshots'), { recursive: true });
+      copyFileSync(join(shotDir, 'solve.png'), resolve(REPO_ROOT, 'test/screenshots/solve.png'));
+    }
+    rmSync(shotDir, { recursive: true, force: true });
+    expect(errors).toEqual([]);
     await page.close();
   });
 
@@ -297,7 +320,7 @@ describe('the page', { timeout: 120_000 }, () => {
       expect(await page.textContent('#run-error'), name).toMatch(message);
       expect(await sources(page), name).toEqual(['strong']);
       const stored = await page.$$eval('.history-list li', (lis) => lis.map((li) => li.textContent ?? ''));
-      expect(stored.find((t) => t.includes(`the ${name} case`)), name).toMatch(/1 step, 1 remote · ended with an error/);
+      expect(stored.find((t) => t.includes(`the ${name} case`)), name).toMatch(/1 step, 1 by the strong model \(remote\) · ended with an error/);
     }
     await page.close();
   });

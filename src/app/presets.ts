@@ -53,7 +53,7 @@ export function weakPresets(caps: Capabilities): WeakPreset[] {
 }
 
 export const PRM_PRESETS: readonly PrmPreset[] = [
-  { id: 'demo', label: 'Offline demo PRM (tiny, value head)', spec: DEMO_PRM },
+  { id: 'demo', label: 'Offline demo PRM (organism, value head)', spec: DEMO_PRM },
   { id: 'self', label: 'Self-check: the small model rates its own steps (no download)', spec: { kind: 'self' } },
   { id: 'none', label: 'No PRM (only for policies that never score)', spec: { kind: 'none' } },
 ];

@@ -49,16 +49,20 @@ export interface Settings {
   budget: number | null;
 }
 
-/** The page's own tiny models (written to public/models by `npm run fixtures:page`), served beside the page. */
-export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/tiny-lm' };
-export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/tiny-prm', head: 'value' };
+/**
+ * The offline demo: the organism models trained for this project (public/models/organism, a few MB),
+ * served beside the page. Weak model, PRM and strong model all run on the device, so it works offline.
+ */
+export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/organism/weak' };
+export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/organism/prm', head: 'value' };
+export const DEMO_STRONG = './models/organism/strong';
 
 export function defaultSettings(): Settings {
   return {
     weak: DEMO_WEAK,
     prm: DEMO_PRM,
     remote: null,
-    strongLocal: null,
+    strongLocal: DEMO_STRONG,
     policy: 'thr:0.5',
     device: 'auto',
     confirmRemote: false,

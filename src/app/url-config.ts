@@ -108,7 +108,8 @@ export function settingsToQuery(s: Settings, problem?: string): string {
     p.set('remoteModel', s.remote.model);
     p.set('remoteMode', s.remote.mode);
   }
-  if (s.strongLocal) p.set('strong', `tjs:${s.strongLocal}`);
+  // Written even when empty: the default has one, and "none" must survive a link or a reload.
+  p.set('strong', s.strongLocal ? `tjs:${s.strongLocal}` : '');
   p.set('policy', s.policy);
   const d = defaultSettings();
   if (s.device !== d.device) p.set('device', s.device);

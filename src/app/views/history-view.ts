@@ -27,8 +27,9 @@ export class HistoryView {
         'ul',
         { class: 'history-list', 'aria-label': 'Solved problems' },
         ...records.map((r) => {
-          const remote = r.steps.filter((s) => s.source === 'strong').length;
-          const summary = `${r.steps.length} step${r.steps.length === 1 ? '' : 's'}, ${remote} remote · ${STATUS[r.status]}${r.answer !== null ? ` · answer ${r.answer}` : ''}`;
+          const strong = r.steps.filter((s) => s.source === 'strong').length;
+          const by = strong === 0 ? 'all by the small model' : `${strong} by the strong model${r.setup.strongWhere === 'device' ? ' (on this device)' : ' (remote)'}`;
+          const summary = `${r.steps.length} step${r.steps.length === 1 ? '' : 's'}, ${by} · ${STATUS[r.status]}${r.answer !== null ? ` · answer ${r.answer}` : ''}`;
           return h(
             'li',
             { 'data-id': r.id },
