@@ -65,7 +65,8 @@ Routing:
   --policy ${policyNames().join('|')}
   [--threshold K]   threshold in [0, 1] for thr (regenerate when the draft's score < K) and query
   [--rate R]        share of steps sent to the strong model, for random
-  [--lambda L]      reward given up per strong token, for pomdp (default 8e-4)
+  [--lambda L]      reward given up per strong token, for pomdp (default 8e-4) and agg-lambda (the λ
+                    of a trained checkpoint in --weights)
 ${policyArtefactsUsage.trimEnd()}
 
 Limits and sampling:

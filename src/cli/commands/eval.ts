@@ -34,7 +34,7 @@ Data:
 ${modelFlagsUsage}
 Operating points:
   --sweep v1,v2,…       run the policy at each knob value (thr: threshold, query: threshold,
-                        random: rate, pomdp: λ, agg: threshold); without it the policy runs once at
+                        random: rate, pomdp: λ, agg: threshold, agg-lambda: λ); without it the policy runs once at
                         --threshold/--rate/--lambda or its
                         default
   --baselines           also run weak-only and strong-only (knob null): needed for normalised cost,

@@ -24,7 +24,8 @@ A policy that decides before drafting (thr at 0 or 1, query after its first step
 "regenerate" all the same, with "plan": "accept" | "strong" added to say the draft was not needed.
 
   --policy P   ${policyNames().join(', ')}
-  --knob K     the policy's knob (thr/query/agg: threshold, pomdp: λ, random: rate); its default if absent
+  --knob K     the policy's knob (thr/query/agg: threshold, pomdp and agg-lambda: λ, random: rate); its
+               default if absent
 ${policyArtefactsUsage}`;
 
 export const command: Command = {

@@ -35,6 +35,8 @@ ${simParamsUsage}${policyArtefactsUsage}
 Example:
   trim simulate --policy thr=0.3,0.5,0.7,0.8,0.9 --policy pomdp=0.0002,0.0008,0.003 \\
     --policy query=0.3,0.5,0.7,0.9 --baselines --problems 5000 --out runs/sim
+  TRIM-Agg's curve, one trained policy per λ (a set from trim train-agg --lambda 0.0002,0.0005,0.002):
+  trim simulate --policy agg-lambda=0.0002,0.0005,0.002 --weights agg-set.json --baselines --out runs/agg
 `;
 
 interface Point {

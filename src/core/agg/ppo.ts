@@ -54,10 +54,13 @@ export interface PpoConfig {
 export const DEFAULT_PPO: PpoConfig = {
   lambda: 8e-4,
   hidden: 64,
-  iterations: 40,
-  episodesPerIteration: 1024,
+  iterations: 30,
+  // Large batches: at small λ a decision's advantage is a rare large swing (the draft was wrong and
+  // mattered) among many tiny ones (its tokens), and 1,024 problems per update drifted away from the
+  // best policy where 4,096 converged (src/core/agg/README.md).
+  episodesPerIteration: 4096,
   epochs: 4,
-  minibatch: 128,
+  minibatch: 512,
   lr: 1e-3,
   anneal: true,
   clip: 0.2,
