@@ -25,9 +25,9 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from lm import PAD, generate, lm_loss, make_batch, encode_example, prefix_ids  # noqa: E402
+from lm import encode_example, generate, lm_loss, make_batch, prefix_ids  # noqa: E402
 from qwen2 import Qwen2, Qwen2Config, n_params  # noqa: E402
-from prm import auc, encode_prm, prm_positions, train_prm, score_prm  # noqa: E402
+from prm import auc, encode_prm, score_prm, train_prm  # noqa: E402
 import safetensors_io  # noqa: E402
 from tok import ENDOFTEXT, IM_END, encode, prompt  # noqa: E402
 
@@ -103,7 +103,6 @@ def save_checkpoint(name: str, model: Qwen2) -> str:
     for t in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(WORK, "tokenizer", t), os.path.join(d, t))
     safetensors_io.save(model.hf_state_dict(), os.path.join(d, "model.safetensors"))
-    torch.save(model.state_dict(), os.path.join(d, "torch_state.pt"))
     return d
 
 
@@ -113,7 +112,9 @@ def load_model(name: str, value_head: bool = False) -> Qwen2:
         cfg = json.load(f)
     keys = Qwen2Config.__dataclass_fields__.keys()
     model = Qwen2(Qwen2Config(**{k: cfg[k] for k in keys}), value_head=value_head)
-    model.load_state_dict(torch.load(os.path.join(d, "torch_state.pt")), strict=False)
+    # Read back from the exported checkpoint itself, so every later stage uses exactly what was exported.
+    missing, unexpected = model.load_state_dict(safetensors_io.load(os.path.join(d, "model.safetensors")), strict=False)
+    assert not unexpected and all(k.startswith("v_head") for k in missing), (missing, unexpected)
     return model
 
 
