@@ -1,4 +1,5 @@
-import { TrimError } from '../core/errors.ts';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { TrimError, errorMessage } from '../core/errors.ts';
 
 export interface Command {
   /** One line for `trim --help`. */
@@ -11,3 +12,12 @@ export interface Command {
 
 /** Bad command-line arguments: exit code 2. */
 export class UsageError extends TrimError {}
+
+/** Strict flag parsing shared by every command: unknown, malformed or positional arguments are UsageErrors. */
+export function parseOptions<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}

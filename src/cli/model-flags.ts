@@ -2,7 +2,6 @@
 // A role's model comes from one "source" among several (remote servers now; local model folders are
 // another source, added to the lists below without touching the commands).
 
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.ts';
 import { createPolicy, policyEntry, policyNames } from '../core/policies/index.ts';
 import { DEFAULT_LIMITS, type Limits } from '../core/steps.ts';
@@ -11,7 +10,7 @@ import { continuationModes } from '../backends/continuation.ts';
 import { serverBase } from '../backends/endpoint.ts';
 import { openAIStepModel } from '../backends/openai.ts';
 import { vllmPrmScorer } from '../backends/vllm-prm.ts';
-import { UsageError } from './command.ts';
+import { parseOptions, UsageError } from './command.ts';
 import { checkLocalFlagsHaveFolders, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
 
@@ -178,11 +177,7 @@ export function buildRun(v: FlagValues, env: NodeJS.ProcessEnv = process.env): R
 
 /** parseArgs with the model flags plus a command's own; unknown or malformed flags become UsageErrors. */
 export function parseFlags<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], own: O) {
-  try {
-    return parseArgs({ args: argv, options: { ...modelFlagOptions, ...own }, allowPositionals: false, strict: true });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  return { values: parseOptions(argv, { ...modelFlagOptions, ...own }) };
 }
 
 function stepModelFor(role: Role, v: FlagValues, env: NodeJS.ProcessEnv): StepModel {

@@ -2,10 +2,9 @@
 // loads; for tests, page fixtures and benchmarks.
 
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { buildRandomModel } from '../../onnx/build-random.ts';
 import { BASE_VOCAB_SIZE, learnMerges } from '../../onnx/tokenizer.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { formatWritten, outputFlagOptions, outputFlagsUsage, parseOutputFlags, positiveInt } from '../model-build-flags.ts';
 
 const usage = `
@@ -38,28 +37,18 @@ export const command: Command = {
   summary: 'Build a random-weight Qwen2 model folder (lm / value / two-class head) for transformers.js',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          ...outputFlagOptions,
-          layers: { type: 'string' },
-          hidden: { type: 'string' },
-          heads: { type: 'string' },
-          'kv-heads': { type: 'string' },
-          vocab: { type: 'string' },
-          intermediate: { type: 'string' },
-          untied: { type: 'boolean' },
-          seed: { type: 'string' },
-          'merges-corpus': { type: 'string' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
+    const values = parseOptions(argv, {
+      ...outputFlagOptions,
+      layers: { type: 'string' },
+      hidden: { type: 'string' },
+      heads: { type: 'string' },
+      'kv-heads': { type: 'string' },
+      vocab: { type: 'string' },
+      intermediate: { type: 'string' },
+      untied: { type: 'boolean' },
+      seed: { type: 'string' },
+      'merges-corpus': { type: 'string' },
+    });
     const o = parseOutputFlags(values, 'lm');
     const vocab = positiveInt(values.vocab, 'vocab');
     let merges: [string, string][] = [];

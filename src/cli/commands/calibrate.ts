@@ -2,13 +2,12 @@
 // choose "30% of strong-only cost" or "10% of steps sent" instead of a raw threshold or λ.
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { calibrateKnob, spendByKnob, type BudgetMetric, type Calibration } from '../../core/calibrate.ts';
 import { errorMessage, TrimError } from '../../core/errors.ts';
 import { createPolicy, policyEntry } from '../../core/policies/index.ts';
 import { calibrateInSimulator, KNOB_RANGES } from '../../core/sim/calibrate-sim.ts';
 import { parseResults } from '../../eval/results-log.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
@@ -37,28 +36,18 @@ export const command: Command = {
   summary: 'Pick the knob that spends a target share of the strong model (cost or steps) on a reference set',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          policy: { type: 'string' },
-          'target-cost': { type: 'string' },
-          results: { type: 'string' },
-          simulate: { type: 'boolean' },
-          by: { type: 'string' },
-          json: { type: 'boolean' },
-          problems: { type: 'string' },
-          seed: { type: 'string' },
-          ...policyArtefactOptions,
-          ...simParamsOptions,
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(errorMessage(err));
-    }
+    const values = parseOptions(argv, {
+      policy: { type: 'string' },
+      'target-cost': { type: 'string' },
+      results: { type: 'string' },
+      simulate: { type: 'boolean' },
+      by: { type: 'string' },
+      json: { type: 'boolean' },
+      problems: { type: 'string' },
+      seed: { type: 'string' },
+      ...policyArtefactOptions,
+      ...simParamsOptions,
+    });
     const policy = values.policy as (typeof POLICIES)[number] | undefined;
     if (!policy || !POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${POLICIES.join(', ')}.`);
     const target = Number(values['target-cost']);

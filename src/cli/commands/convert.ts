@@ -1,8 +1,7 @@
 // `trim convert`: a Hugging Face qwen2 safetensors checkpoint → a transformers.js model folder.
 
-import { parseArgs } from 'node:util';
 import { convertCheckpoint } from '../../onnx/convert.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { formatWritten, outputFlagOptions, outputFlagsUsage, parseOutputFlags } from '../model-build-flags.ts';
 
 const usage = `
@@ -27,17 +26,7 @@ export const command: Command = {
   summary: 'Convert a Hugging Face qwen2 safetensors checkpoint (LM or PRM) into a transformers.js folder',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: { ...outputFlagOptions, checkpoint: { type: 'string' } },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
+    const values = parseOptions(argv, { ...outputFlagOptions, checkpoint: { type: 'string' } });
     if (!values.checkpoint) throw new UsageError('--checkpoint DIR is required: the Hugging Face checkpoint folder to convert.');
     const o = parseOutputFlags(values);
     const started = Date.now();

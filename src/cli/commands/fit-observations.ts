@@ -2,7 +2,6 @@
 // and a PRM's scores for them (or from the simulator, which is how the shipped default was made).
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { errorMessage, TrimError } from '../../core/errors.ts';
 import { hazardFromCdf, hazardFromLengths } from '../../core/pomdp/model.ts';
 import {
@@ -18,7 +17,7 @@ import { lengthCdf } from '../../core/sim/distributions.ts';
 import { simulatedLabels } from '../../core/sim/labels.ts';
 import { createWorld } from '../../core/sim/world.ts';
 import { parseResults } from '../../eval/results-log.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
 const usage = `
@@ -50,28 +49,18 @@ export const command: Command = {
   summary: 'Fit the TRIM-POMDP observation model from step labels and PRM scores (JSON for --observations)',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          labels: { type: 'string' },
-          scores: { type: 'string' },
-          simulate: { type: 'boolean' },
-          problems: { type: 'string' },
-          seed: { type: 'string' },
-          bins: { type: 'string' },
-          bandwidth: { type: 'string' },
-          lengths: { type: 'string' },
-          out: { type: 'string' },
-          ...simParamsOptions,
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(errorMessage(err));
-    }
+    const values = parseOptions(argv, {
+      labels: { type: 'string' },
+      scores: { type: 'string' },
+      simulate: { type: 'boolean' },
+      problems: { type: 'string' },
+      seed: { type: 'string' },
+      bins: { type: 'string' },
+      bandwidth: { type: 'string' },
+      lengths: { type: 'string' },
+      out: { type: 'string' },
+      ...simParamsOptions,
+    });
     if (!values.out) throw new UsageError('--out FILE is required.');
     const bins = values.bins === undefined ? 20 : Number(values.bins);
     if (!Number.isInteger(bins) || bins < 2 || bins > 200) throw new UsageError(`--bins must be a whole number in [2, 200]; got "${values.bins}".`);

@@ -6,10 +6,9 @@
 
 import { once } from 'node:events';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { TrimError } from '../../core/errors.ts';
 import { grade, type GradeOptions } from '../../core/grade/index.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 
 /** A line of the input file that cannot be graded; the message names the file and the line. */
 export class GradeInputError extends TrimError {}
@@ -46,22 +45,12 @@ export const command: Command = {
   summary: 'Grade final answers in a JSONL file of {"pred", "gold"} lines',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          input: { type: 'string' },
-          out: { type: 'string' },
-          'strict-extraction': { type: 'boolean', default: false },
-          'skip-bad': { type: 'boolean', default: false },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
+    const values = parseOptions(argv, {
+      input: { type: 'string' },
+      out: { type: 'string' },
+      'strict-extraction': { type: 'boolean', default: false },
+      'skip-bad': { type: 'boolean', default: false },
+    });
     if (!values.input) throw new UsageError('--input FILE.jsonl is required: one {"pred": …, "gold": …} object per line.');
     const text = await readInput(values.input);
     const tally: Tally = { lines: 0, correct: 0, noAnswer: 0, bad: 0 };

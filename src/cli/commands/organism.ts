@@ -3,12 +3,11 @@
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { splitSteps } from '../../core/steps.ts';
 import { checkSolution } from '../../organism/checker.ts';
 import { OrganismFormatError } from '../../organism/errors.ts';
 import { ORGANISM_SEED, SPLIT_NAMES, generateSplits, toJsonl, type SplitName } from '../../organism/splits.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 
 const usage = `
 Usage:
@@ -30,28 +29,14 @@ function count(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-/** parseArgs' own errors are usage errors (exit code 2). */
-function usageErrors<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 function data(argv: string[]): void {
-  const { values } = usageErrors(() =>
-    parseArgs({
-      args: argv,
-      options: {
-        out: { type: 'string' },
-        seed: { type: 'string' },
-        test: { type: 'string' },
-        val: { type: 'string' },
-        train: { type: 'string' },
-      },
-    }),
-  );
+  const values = parseOptions(argv, {
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    test: { type: 'string' },
+    val: { type: 'string' },
+    train: { type: 'string' },
+  });
   if (!values.out) throw new UsageError('--out DIR is required.');
   const sizes: Partial<Record<SplitName, number>> = {};
   for (const name of SPLIT_NAMES) {
@@ -73,7 +58,7 @@ function stepsOf(row: Record<string, unknown>, line: number): string[] {
 }
 
 function check(argv: string[]): void {
-  const { values } = usageErrors(() => parseArgs({ args: argv, options: { in: { type: 'string' }, out: { type: 'string' } } }));
+  const values = parseOptions(argv, { in: { type: 'string' }, out: { type: 'string' } });
   if (!values.in) throw new UsageError('--in FILE is required.');
   const out: string[] = [];
   let solutions = 0;

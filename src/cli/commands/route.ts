@@ -3,11 +3,10 @@
 
 import { accessSync, constants, createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { errorMessage, TrimError } from '../../core/errors.ts';
 import { createPolicy, policyEntry, policyNames } from '../../core/policies/index.ts';
 import type { Observation, PolicyEpisode, RoutingPolicy } from '../../core/types.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 
 const usage = `
@@ -32,17 +31,7 @@ export const command: Command = {
   summary: 'Decide accept/regenerate for JSON-lines observations with any policy (stdin → stdout)',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: { policy: { type: 'string' }, knob: { type: 'string' }, input: { type: 'string' }, seed: { type: 'string' }, ...policyArtefactOptions },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(errorMessage(err));
-    }
+    const values = parseOptions(argv, { policy: { type: 'string' }, knob: { type: 'string' }, input: { type: 'string' }, seed: { type: 'string' }, ...policyArtefactOptions });
     if (!values.policy) throw new UsageError(`--policy is required (one of ${policyNames().join(', ')}).`);
     const entry = policyEntry(values.policy);
     let knob: number | undefined;

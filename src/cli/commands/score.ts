@@ -4,9 +4,8 @@
 // (the reference behaviour) so the two can be compared.
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { ConfigError, errorMessage } from '../../core/errors.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { localModelFlagOptions, localPrmOptions } from '../local-models.ts';
 
 const usage = `
@@ -53,25 +52,16 @@ function readSteps(file: string): string[] {
 
 function flags(argv: string[]) {
   const { 'prm-path': path, 'prm-head': head, 'prm-dtype': dtype } = localModelFlagOptions;
-  try {
-    return parseArgs({
-      args: argv,
-      options: {
-        'prm-path': path,
-        'prm-head': head,
-        'prm-dtype': dtype,
-        problem: { type: 'string' },
-        'problem-file': { type: 'string' },
-        'steps-file': { type: 'string' },
-        full: { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    throw new UsageError(errorMessage(err));
-  }
+  return parseOptions(argv, {
+    'prm-path': path,
+    'prm-head': head,
+    'prm-dtype': dtype,
+    problem: { type: 'string' },
+    'problem-file': { type: 'string' },
+    'steps-file': { type: 'string' },
+    full: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
 }
 
 export const command: Command = {

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { startStaticServer, type StaticServer } from '../static-server.ts';
 
 const usage = `
@@ -30,15 +29,11 @@ export const command: Command = {
   summary: 'Serve the built page (dist/) on localhost and print its URL',
   usage,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        dir: { type: 'string', default: 'dist' },
-        port: { type: 'string', default: '5173' },
-        host: { type: 'string', default: '127.0.0.1' },
-        mount: { type: 'string', multiple: true, default: [] },
-      },
-      strict: true,
+    const values = parseOptions(argv, {
+      dir: { type: 'string', default: 'dist' },
+      port: { type: 'string', default: '5173' },
+      host: { type: 'string', default: '127.0.0.1' },
+      mount: { type: 'string', multiple: true, default: [] },
     });
     const dir = resolve(values.dir);
     if (!existsSync(resolve(dir, 'index.html'))) throw new UsageError(`${dir} has no index.html. Build the page first: npx vite build (or npm start).`);

@@ -2,13 +2,12 @@
 // "remote" strong model or PRM can be a real server running a real model, on this machine.
 
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadTjsPrm } from '../../backends/tjs-prm.ts';
 import { prmHead } from '../../backends/prm-layout.ts';
 import { loadTjs, TJS_DTYPES, type TjsDtype } from '../../backends/tjs-runtime.ts';
 import { QWEN_PRM_SEPARATOR } from '../../backends/vllm-prm.ts';
 import { createTrimServer } from '../../serve/server.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 
 const usage = `
 Usage: trim serve --model DIR [--prm DIR] [--port N] [--host 127.0.0.1] [options]
@@ -49,30 +48,20 @@ export const command: Command = {
   summary: 'Serve model folders over an OpenAI-compatible API (completions, chat, vLLM /pooling for a PRM)',
   usage,
   async run(argv) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: argv,
-        options: {
-          model: { type: 'string' },
-          prm: { type: 'string' },
-          'prm-head': { type: 'string' },
-          'prm-separator': { type: 'string' },
-          'served-model-name': { type: 'string' },
-          'prm-name': { type: 'string' },
-          dtype: { type: 'string' },
-          port: { type: 'string' },
-          host: { type: 'string' },
-          'api-key': { type: 'string' },
-          'max-queue': { type: 'string' },
-          quiet: { type: 'boolean' },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(err instanceof Error ? err.message : String(err));
-    }
+    const values = parseOptions(argv, {
+      model: { type: 'string' },
+      prm: { type: 'string' },
+      'prm-head': { type: 'string' },
+      'prm-separator': { type: 'string' },
+      'served-model-name': { type: 'string' },
+      'prm-name': { type: 'string' },
+      dtype: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      'max-queue': { type: 'string' },
+      quiet: { type: 'boolean' },
+    });
     if (!values.model && !values.prm) throw new UsageError('Give --model DIR, --prm DIR, or both.');
     const dtype = values.dtype as TjsDtype | undefined;
     if (dtype !== undefined && !(TJS_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype ${dtype}: expected one of ${TJS_DTYPES.join(', ')}.`);

@@ -3,7 +3,6 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { TrimError } from '../../core/errors.ts';
 import { createPolicy, policyEntry, policyNames } from '../../core/policies/index.ts';
 import { resolveSimParams, type SimParams } from '../../core/sim/params.ts';
@@ -12,7 +11,7 @@ import { createWorld } from '../../core/sim/world.ts';
 import type { RoutingPolicy } from '../../core/types.ts';
 import { renderCurveSvg } from '../../eval/curve-svg.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY } from '../../eval/summary.ts';
-import { UsageError, type Command } from '../command.ts';
+import { parseOptions, UsageError, type Command } from '../command.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
@@ -48,7 +47,7 @@ export const command: Command = {
   summary: 'Run policies on the simulated solver: same results, table and summary.json as trim eval',
   usage,
   async run(argv) {
-    const { values } = parse(argv);
+    const values = parse(argv);
     const out = values.out;
     if (typeof out !== 'string' || !out.trim()) throw new UsageError('--out DIR is required.');
     const problems = whole(values.problems, '--problems', 1, 10_000_000) ?? 2000;
@@ -82,25 +81,16 @@ export const command: Command = {
 };
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: {
-        policy: { type: 'string', multiple: true },
-        sweep: { type: 'string' },
-        baselines: { type: 'boolean' },
-        problems: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        ...simParamsOptions,
-        ...policyArtefactOptions,
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  return parseOptions(argv, {
+    policy: { type: 'string', multiple: true },
+    sweep: { type: 'string' },
+    baselines: { type: 'boolean' },
+    problems: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    ...simParamsOptions,
+    ...policyArtefactOptions,
+  });
 }
 
 export function parseKnobList(text: string, flag: string): number[] {
