@@ -101,6 +101,15 @@ describe('trim route', () => {
     const p = await trim(['route', '--policy', 'pomdp', '--knob', '0.0008', '--belief', 'reference'], input);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout.trim().split('\n')).toHaveLength(4);
+    // A gate as wide as the whole reward accepts every draft; a gate that is not a number is refused.
+    const wide = await trim(['route', '--policy', 'pomdp', '--knob', '0', '--belief', 'reference', '--gate', '1'], input);
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(wide.stdout.trim().split('\n').map((l) => JSON.parse(l).decision)).toEqual(['accept', 'accept', 'accept', 'accept']);
+    const free = await trim(['route', '--policy', 'pomdp', '--knob', '0', '--belief', 'reference', '--gate', '0'], input);
+    expect(free.stdout.trim().split('\n').map((l) => JSON.parse(l).decision)).toContain('regenerate');
+    const bad = await trim(['route', '--policy', 'pomdp', '--gate', 'wide'], input);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--gate must be a number ≥ 0; got "wide"/);
   });
 
   it('stops at a bad line with its number, keeping the decisions already written', async () => {

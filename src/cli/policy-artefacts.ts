@@ -13,6 +13,7 @@ export const policyArtefactOptions = {
   weights: { type: 'string' },
   observations: { type: 'string' },
   belief: { type: 'string' },
+  gate: { type: 'string' },
 } as const;
 
 export const policyArtefactsUsage = `
@@ -23,6 +24,8 @@ Learned and belief-based policies:
                         --policy pomdp; without it the documented default model is used
   --belief MODE         TRIM-POMDP belief: filter (Bayes filter across steps, default) or reference
                         (current observation only, uniform prior, closeness gate)
+  --gate G              TRIM-POMDP closeness gate: accept when the two actions' values are within G of
+                        the terminal reward (default 0.01 with --belief reference, 0 with filter)
 `;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -59,6 +62,12 @@ export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
   if (b !== undefined) {
     if (!(BELIEF_MODES as readonly string[]).includes(b)) throw new UsageError(`--belief must be one of ${BELIEF_MODES.join(', ')}; got "${b}".`);
     out.beliefMode = b;
+  }
+  const g = str('gate');
+  if (g !== undefined) {
+    const gate = Number(g);
+    if (g.trim() === '' || !(gate >= 0) || !Number.isFinite(gate)) throw new UsageError(`--gate must be a number ≥ 0; got "${g}".`);
+    out.gate = gate;
   }
   return out;
 }
