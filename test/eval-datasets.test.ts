@@ -2,17 +2,109 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DatasetError, loadDataset, parseDataset } from '../src/eval/datasets.ts';
-import { SHARED_DATA } from './helpers/paths.ts';
+import { BENCHMARK_SOURCES, DATA_DIR_VARIABLE, findDataDir, missingFiles } from './helpers/benchmark-data.ts';
+import { REPO_ROOT } from './helpers/paths.ts';
 
-const data = (f: string) => join(SHARED_DATA, f);
-const rawLines = (f: string) =>
-  readFileSync(data(f), 'utf8')
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/datasets');
+const fixture = (f: string) => join(FIXTURES, f);
+const lines = (path: string) =>
+  readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe('every dataset in the shared data folder', () => {
-  // Record counts are those of ../shared/data/README.md.
+describe('each benchmark layout, on the project\'s own fixtures', () => {
+  const plain: [file: string, format: string, records: number][] = [
+    ['math500_test.jsonl', 'math', 3],
+    ['aime24_test.jsonl', 'aime', 3],
+    ['amc23_test.jsonl', 'amc', 5],
+    ['minerva_math_test.jsonl', 'minerva', 2],
+    ['olympiadbench_oe_to_maths_en_comp_test.jsonl', 'olympiad', 5],
+    ['gsm8k_test.jsonl', 'gsm8k', 3],
+  ];
+  it.each(plain)('%s is detected as %s with one gradable problem per record', (file, format, records) => {
+    const d = loadDataset(fixture(file));
+    expect(d).toMatchObject({ format, records, total: records, skipped: [] });
+    expect(d.problems).toHaveLength(records);
+    for (const p of d.problems) expect(p.gold.answer).not.toMatch(/^\$|\$$/);
+    expect(new Set(d.problems.map((p) => p.id)).size).toBe(records);
+  });
+
+  it('reads each layout\'s id, problem and gold answer from the right fields', () => {
+    const math = loadDataset(fixture('math500_test.jsonl')).problems[0]!;
+    expect(math).toMatchObject({ id: 'test/precalculus/1.json', gold: { answer: '\\left( 2, \\frac{\\pi}{2} \\right)' } });
+    expect(math.problem).toMatch(/^Write the point \$\(0,2\)\$/);
+    // Zero-padded AIME answers ("024", "077") are integers; the id is the record's own.
+    expect(loadDataset(fixture('aime24_test.jsonl')).problems.map((p) => [p.id, p.gold.answer])).toEqual([
+      ['7', '24'],
+      ['8', '24'],
+      ['9', '77'],
+    ]);
+    // AMC answers are JSON numbers: 40.0 is "40", 0.75 stays a decimal.
+    const amc = loadDataset(fixture('amc23_test.jsonl')).problems;
+    expect(amc.map((p) => p.gold.answer)).toEqual(['40', '27', '0.75', '6', '31']);
+    expect(amc[0]!.id).toBe('0');
+    // Minerva: the last \boxed{} of the solution, without the unit written after it; id from idx.
+    expect(loadDataset(fixture('minerva_math_test.jsonl')).problems.map((p) => [p.id, p.gold.answer])).toEqual([
+      ['0', '50'],
+      ['1', '8'],
+    ]);
+    const gsm = loadDataset(fixture('gsm8k_test.jsonl')).problems;
+    expect(gsm[0]).toMatchObject({ id: 'line-1', gold: { answer: '21' } });
+    expect(gsm[0]!.problem).toMatch(/^Mia’s hens/);
+    // "#### 1,450,000": thousands separators are formatting, not part of the number.
+    expect(gsm[1]!.gold.answer).toBe('1450000');
+  });
+
+  it('keeps OlympiadBench\'s multiple answers, units, tolerance and context', () => {
+    const o = new Map(loadDataset(fixture('olympiadbench_oe_to_maths_en_comp_test.jsonl')).problems.map((p) => [p.id, p]));
+    expect(o.get('101')!.gold).toEqual({ answer: '1,4', multiple: true }); // ["$1$,$4$"]
+    expect(o.get('102')!.gold).toEqual({ answer: '(1,2,4)', multiple: true });
+    expect(o.get('103')!.gold).toEqual({ answer: '4.2', unit: '%', tolerance: 0.1 });
+    expect(o.get('104')!.gold).toEqual({ answer: '\\frac{41}{12}', unit: 'km' });
+    expect(o.get('105')!.problem).toBe('Let $x = 2$.\n\nWhat is $x + 1$?');
+  });
+
+  it('groups ProcessBench records by problem, takes the gold from a correct solution and counts the rest', () => {
+    const d = loadDataset(fixture('processbench_gsm8k.jsonl'));
+    expect(d).toMatchObject({ format: 'processbench', records: 6, total: 2 });
+    // The first solution of each problem is wrong; the gold comes from the first labelled correct, the
+    // id from the problem's first record.
+    expect(d.problems.map((p) => [p.id, p.gold.answer])).toEqual([
+      ['gsm8k-0', '60'],
+      ['gsm8k-2', '21'],
+    ]);
+    expect(d.skipped).toEqual([
+      { reason: 'no solution labelled correct', count: 1 },
+      { reason: 'no solution labelled correct states its final answer explicitly', count: 1 },
+    ]);
+    // The golds agree with the GSM8K fixture, as ProcessBench's do with GSM8K's.
+    const gsm = new Map(loadDataset(fixture('gsm8k_test.jsonl')).problems.map((p) => [p.problem, p.gold.answer]));
+    for (const p of d.problems) expect(gsm.get(p.problem)).toBe(p.gold.answer);
+  });
+
+  it('applies --offset then --limit in file order', () => {
+    const some = loadDataset(fixture('amc23_test.jsonl'), { offset: 1, limit: 2 });
+    expect(some.total).toBe(5);
+    expect(some.problems.map((p) => p.id)).toEqual(['1', '2']);
+    expect(loadDataset(fixture('amc23_test.jsonl'), { offset: 4, limit: 10 }).problems).toHaveLength(1);
+  });
+});
+
+const DATA = findDataDir();
+const REAL_FILES = Object.keys(BENCHMARK_SOURCES);
+const realMissing = missingFiles(DATA, REAL_FILES);
+if (realMissing.length)
+  console.warn(
+    `real-data checks not run: ${DATA.dir ? `${DATA.dir} lacks ${realMissing.join(', ')}` : `no data folder at ${DATA.looked}`}; ` +
+      `set ${DATA_DIR_VARIABLE} to the folder of the public benchmark files (src/eval/README.md, "Benchmark files").`,
+  );
+
+const data = (f: string) => join(DATA.dir!, f);
+const rawLines = (f: string) => lines(data(f));
+
+describe.skipIf(realMissing.length > 0)('every benchmark file in the data folder (TRIM_DATA_DIR)', () => {
+  // Record counts are those of the project's copy (its README beside the files); ProcessBench holds 80% of each split.
   const plain: [file: string, format: string, records: number][] = [
     ['math500_test.jsonl', 'math', 500],
     ['aime24_test.jsonl', 'aime', 30],
@@ -110,6 +202,14 @@ describe('every dataset in the shared data folder', () => {
       if (Number(p.gold.answer.replace(/[^0-9.-]/g, '')) === Number(g)) same++;
     }
     expect(same).toBeGreaterThan(0.95 * pb.length);
+  });
+
+  it('differ from the fixtures: the fixtures are the project\'s own records, not copies', () => {
+    for (const f of ['math500_test.jsonl', 'aime24_test.jsonl', 'amc23_test.jsonl', 'minerva_math_test.jsonl',
+      'olympiadbench_oe_to_maths_en_comp_test.jsonl', 'gsm8k_test.jsonl', 'processbench_gsm8k.jsonl']) {
+      const real = new Set(rawLines(f).map((r) => String(r.problem ?? r.question)));
+      for (const r of lines(fixture(f))) expect(real.has(String(r.problem ?? r.question))).toBe(false);
+    }
   });
 
   it('applies --offset then --limit in file order', () => {

@@ -2,14 +2,15 @@
 // their problems overlap GSM8K, MATH-500 and OlympiadBench, which give the gold answers. Prints the
 // agreement per split, the confusion counts and every disagreement, so each can be judged a label
 // error or a grader error. Then times the grader on pathological model outputs (each must stay well
-// under a second). Run: npm run bench:grader [-- --split math] [-- --quiet]
+// under a second). Run: npm run bench:grader [-- --split math] [-- --quiet]; the benchmark files are
+// read from TRIM_DATA_DIR (default ../shared/data beside the clone).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { grade, type GradeOptions } from '../../src/core/grade/index.ts';
 import { HOSTILE_CASES } from '../helpers/hostile-answers.ts';
-import { SHARED_DATA } from '../helpers/paths.ts';
+import { requireDataFiles } from '../helpers/benchmark-data.ts';
 
 interface Gold {
   answer: string;
@@ -27,8 +28,21 @@ const { values } = parseArgs({
   options: { split: { type: 'string' }, quiet: { type: 'boolean', default: false } },
 });
 
+const GOLD_FILE: Record<string, string> = {
+  gsm8k: 'gsm8k_test.jsonl',
+  math: 'math500_test.jsonl',
+  olympiadbench: 'olympiadbench_oe_to_maths_en_comp_test.jsonl',
+};
+const splits = values.split ? [values.split] : Object.keys(GOLD_FILE);
+for (const s of splits)
+  if (!GOLD_FILE[s]) {
+    process.stderr.write(`--split must be one of ${Object.keys(GOLD_FILE).join(', ')}; got "${s}".\n`);
+    process.exit(2);
+  }
+const DATA_DIR = requireDataFiles('npm run bench:grader', splits.flatMap((s) => [`processbench_${s}.jsonl`, GOLD_FILE[s]!]));
+
 function readJsonl<T>(file: string): T[] {
-  return readFileSync(join(SHARED_DATA, file), 'utf8')
+  return readFileSync(join(DATA_DIR, file), 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as T);
@@ -60,7 +74,6 @@ function goldIndex(split: string): Map<string, Gold> {
   return out;
 }
 
-const splits = values.split ? [values.split] : ['gsm8k', 'math', 'olympiadbench'];
 let allAgree = 0;
 let allN = 0;
 for (const split of splits) {
