@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { endpointUrl, serverBase } from '../src/backends/endpoint.ts';
 import { httpOptions, postEventStream, postJson, retryAfterMs, type HttpOptions, type HttpRequest } from '../src/backends/http.ts';
-import { AbortedError, ConfigError, RemoteHttpError, RemoteProtocolError, RemoteUnavailableError, SendRefusedError } from '../src/core/errors.ts';
+import { AbortedError, ConfigError, RemoteHttpError, RemoteProtocolError, RemoteUnavailableError, RemoteUnreachableError, SendRefusedError } from '../src/core/errors.ts';
 import type { Transmission } from '../src/core/types.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
 
@@ -111,6 +111,7 @@ describe('HTTP client', () => {
     expect(err).toBeInstanceOf(RemoteUnavailableError);
     expect(err.message).toContain(`${server.url}/pooling`);
     expect(err.message).toMatch(/HTTP 500 \(engine crashed\) after 3 tries/);
+    expect(err).not.toBeInstanceOf(RemoteUnreachableError);
     expect(server.requests).toHaveLength(3);
   });
 
@@ -143,6 +144,8 @@ describe('HTTP client', () => {
     const err = await rejection(postJson(req('/pooling'), httpOptions({ ...fast, timeoutMs: 150, maxRetries: 1 })));
     expect(err).toBeInstanceOf(RemoteUnavailableError);
     expect(err.message).toMatch(/no response within 0\.15 s \(2 tries\)/);
+    // A server that accepts and hangs is broken, not out of reach: it stays an error on the page too.
+    expect(err).not.toBeInstanceOf(RemoteUnreachableError);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(server.requests).toHaveLength(2);
   });
@@ -196,9 +199,25 @@ describe('HTTP client', () => {
     const err = await rejection(
       postJson({ url: `http://127.0.0.1:${port}/pooling`, host: `127.0.0.1:${port}`, body: '{}', purpose: 'score', beforeSend: () => void attempts++ }, httpOptions(fast)),
     );
+    expect(err).toBeInstanceOf(RemoteUnreachableError);
     expect(err).toBeInstanceOf(RemoteUnavailableError);
     expect(err.message).toContain(`http://127.0.0.1:${port}/pooling is unavailable: connection refused (ECONNREFUSED) (4 tries)`);
     expect(attempts).toBe(4);
+  });
+
+  it("calls it unreachable only when no try got any response: a browser's \"Failed to fetch\" is, a 503 then a refusal is not", async () => {
+    const failing: typeof fetch = () => Promise.reject(new TypeError('Failed to fetch'));
+    const offline = await rejection(postJson(req('/pooling'), httpOptions({ ...fast, maxRetries: 2, fetch: failing })));
+    expect(offline).toBeInstanceOf(RemoteUnreachableError);
+    expect(offline.message).toBe(`${server.url}/pooling is unavailable: Failed to fetch (3 tries). Check that the server is running and reachable, then try again.`);
+
+    let calls = 0;
+    const flaky: typeof fetch = (input, init) => (++calls === 1 ? globalThis.fetch(input, init) : Promise.reject(new TypeError('Failed to fetch')));
+    server.enqueue({ status: 503 });
+    const mixed = await rejection(postJson(req('/pooling'), httpOptions({ ...fast, maxRetries: 1, fetch: flaky })));
+    expect(mixed).toBeInstanceOf(RemoteUnavailableError);
+    expect(mixed).not.toBeInstanceOf(RemoteUnreachableError);
+    expect(calls).toBe(2);
   });
 
   it('aborts promptly while waiting for an answer and while backing off', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RemoteHttpError, RemoteUnavailableError, RemoteUnreachableError } from '../src/core/errors.ts';
 import { parsePolicySpec } from '../src/core/policies/index.ts';
 import { solveToTrace, type SolveEvent } from '../src/core/solve.ts';
 import type { ScoreRequest, StepModel, StepRequest, StepResult, StepScorer } from '../src/core/types.ts';
@@ -89,5 +90,84 @@ describe('solve', () => {
       expect(trace.error).toMatch(/empty|limit/);
     }
     expect(weak.seen).toHaveLength(0);
+  });
+
+  describe('a strong model that cannot be reached', () => {
+    const URL = 'https://api.example.com/v1/chat/completions';
+    function failing(err: () => Error) {
+      const m = { calls: 0, model: { id: 's', where: 'remote', next: async () => (m.calls++, Promise.reject(err())) } as StepModel };
+      return m;
+    }
+    const unreachable = () => new RemoteUnreachableError(URL, 'Failed to fetch (3 tries)');
+
+    it("holds: the drafts are kept and marked, routing pauses for the run after one try, and nothing fails", async () => {
+      const weak = scripted('w', 'device', ['step one', 'BAD step', 'BAD again', 'final \\boxed{3}']);
+      const strong = failing(unreachable);
+      const prm = scorer((t) => (t.startsWith('BAD') ? 0.1 : 0.9));
+      const events: SolveEvent[] = [];
+      const opts = { weak: weak.model, strong: strong.model, prm, policy: parsePolicySpec('thr:0.5'), onUnreachable: 'hold' as const };
+      const trace = await solveToTrace('What is 1+2?', opts, (e) => events.push(e));
+      expect(trace.error).toBeUndefined();
+      expect(trace.finish).toBe('boxed');
+      expect(trace.answer).toBe('3');
+      expect(trace.steps.map((s) => [s.source, s.text, s.held ?? null])).toEqual([
+        ['weak', 'step one', null],
+        ['weak', 'BAD step', 'unreachable'],
+        ['weak', 'BAD again', 'unreachable'],
+        ['weak', 'final \\boxed{3}', null],
+      ]);
+      // A held step keeps its draft's score and is no rejected draft.
+      expect(trace.steps[1]).toMatchObject({ score: 0.1, draft: null });
+      expect(strong.calls).toBe(1);
+      const holds = events.filter((e) => e.type === 'hold');
+      expect(holds).toEqual([
+        { type: 'hold', t: 2, reason: 'unreachable', message: unreachable().message, tried: true },
+        { type: 'hold', t: 3, reason: 'unreachable', message: unreachable().message, tried: false },
+      ]);
+      // The hold comes after the decision and before the step it marks.
+      const order = events.filter((e) => 't' in e && e.t === 2 && e.type !== 'text').map((e) => e.type);
+      expect(order).toEqual(['draft', 'score', 'decision', 'hold']);
+      expect(events.findIndex((e) => e.type === 'step' && e.step.index === 1)).toBeGreaterThan(events.indexOf(holds[0]!));
+      expect(trace.ledger).toMatchObject({ weakTokens: 8 + 8 + 9 + 15, discardedDraftTokens: 0, strongTokens: 0, strongCalls: 0 });
+
+      // The next run tries the remote again.
+      await solveToTrace('What is 1+2?', { ...opts, weak: scripted('w', 'device', ['BAD \\boxed{3}']).model });
+      expect(strong.calls).toBe(2);
+    });
+
+    it('fails by default, with the error that says what is wrong', async () => {
+      const weak = scripted('w', 'device', ['step one', 'BAD step']);
+      const strong = failing(unreachable);
+      const trace = await solveToTrace('p', { weak: weak.model, strong: strong.model, prm: scorer((t) => (t.startsWith('BAD') ? 0.1 : 0.9)), policy: parsePolicySpec('thr:0.5') });
+      expect(trace.finish).toBe('error');
+      expect(trace.error).toBe(unreachable().message);
+      expect(trace.steps.map((s) => s.text)).toEqual(['step one']);
+    });
+
+    it('holds a strong-only step by drafting it with the weak model, unscored', async () => {
+      const weak = scripted('w', 'device', ['weak one', 'weak \\boxed{2}']);
+      const strong = failing(unreachable);
+      const events: SolveEvent[] = [];
+      const trace = await solveToTrace('p', { weak: weak.model, strong: strong.model, policy: parsePolicySpec('strong-only'), onUnreachable: 'hold' }, (e) => events.push(e));
+      expect(trace.finish).toBe('boxed');
+      expect(trace.steps.map((s) => [s.source, s.text, s.score, s.held])).toEqual([
+        ['weak', 'weak one', null, 'unreachable'],
+        ['weak', 'weak \\boxed{2}', null, 'unreachable'],
+      ]);
+      expect(strong.calls).toBe(1);
+      expect(weak.seen.map((r) => r.steps)).toEqual([[], ['weak one']]);
+      expect(events.filter((e) => e.type === 'hold').map((e) => (e as { tried: boolean }).tried)).toEqual([true, false]);
+      expect(events.filter((e) => 't' in e && e.t === 1 && e.type !== 'text').map((e) => e.type)).toEqual(['hold', 'draft']);
+    });
+
+    it('still fails on HTTP errors and on a server that hangs, even when asked to hold', async () => {
+      for (const err of [() => new RemoteHttpError(URL, 401, 'Incorrect API key provided.'), () => new RemoteUnavailableError(URL, 'no response within 60 s (3 tries)')]) {
+        const weak = scripted('w', 'device', ['BAD step']);
+        const trace = await solveToTrace('p', { weak: weak.model, strong: failing(err).model, prm: scorer(() => 0.1), policy: parsePolicySpec('thr:0.5'), onUnreachable: 'hold' });
+        expect(trace.finish).toBe('error');
+        expect(trace.error).toBe(err().message);
+        expect(trace.steps).toHaveLength(0);
+      }
+    });
   });
 });

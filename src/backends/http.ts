@@ -2,7 +2,7 @@
 // aborts, the privacy hook and the rule that an API key only ever travels in the Authorization header.
 // It uses only fetch, streams and timers, so it runs in Node, browsers and workers alike.
 
-import { AbortedError, ConfigError, RemoteHttpError, RemoteProtocolError, RemoteUnavailableError } from '../core/errors.ts';
+import { AbortedError, ConfigError, RemoteHttpError, RemoteProtocolError, RemoteUnavailableError, RemoteUnreachableError } from '../core/errors.ts';
 import type { BeforeSend, Transmission } from '../core/types.ts';
 import { createParser } from 'eventsource-parser';
 
@@ -158,6 +158,9 @@ async function withResponse<T>(
   if (req.apiKey) headers.authorization = `Bearer ${req.apiKey}`;
   const seconds = (ms: number) => `${+(ms / 1000).toFixed(3)} s`;
 
+  // Whether any try got an HTTP response or timed out: then the server exists (it answered, or
+  // accepted and hung), so running out of tries means "unavailable", not "unreachable".
+  let reached = false;
   for (let attempt = 1; ; attempt++) {
     if (req.signal?.aborted) throw new AbortedError();
     await req.beforeSend?.({ url: req.url, host: req.host, body: req.body, purpose: req.purpose, attempt });
@@ -172,11 +175,16 @@ async function withResponse<T>(
       watchdog.clear();
       if (req.signal?.aborted) throw new AbortedError();
       const why = watchdog.timedOut ? `no response within ${seconds(opts.timeoutMs)}` : networkFailure(err, req.apiKey);
-      if (!retriesLeft) throw new RemoteUnavailableError(req.url, `${why} (${attempt} ${attempt === 1 ? 'try' : 'tries'})`);
+      reached ||= watchdog.timedOut;
+      if (!retriesLeft) {
+        const detail = `${why} (${attempt} ${attempt === 1 ? 'try' : 'tries'})`;
+        throw reached ? new RemoteUnavailableError(req.url, detail) : new RemoteUnreachableError(req.url, detail);
+      }
       await sleep(backoff(attempt, opts), req.signal);
       continue;
     }
 
+    reached = true;
     if (res.ok) {
       try {
         return await consume(res, watchdog);

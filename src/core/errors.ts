@@ -42,6 +42,15 @@ export class RemoteUnavailableError extends TrimError {
   }
 }
 
+/**
+ * Every try failed before any HTTP response came back: connection refused, host not found, the
+ * browser offline (`TypeError: Failed to fetch`, which also covers a CORS refusal or mixed content).
+ * The page holds the step on the device instead of failing. A request that timed out is not this:
+ * something accepted it and then hung, which is a broken server, so it stays a plain
+ * RemoteUnavailableError. The message is the parent's: only the class tells the two apart.
+ */
+export class RemoteUnreachableError extends RemoteUnavailableError {}
+
 /** A remote answered 2xx with a body we cannot use (invalid JSON, wrong shape, cut stream). */
 export class RemoteProtocolError extends TrimError {
   constructor(

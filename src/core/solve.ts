@@ -2,7 +2,7 @@
 // policy asks; on "regenerate" the strong model writes step t from the same prefix and never sees the
 // draft. Everything that happens is an event, so the page, the CLI and the tests watch the same run.
 
-import { AbortedError, InvalidProblemError, ModelLoadError, errorMessage, isAbort } from './errors.ts';
+import { AbortedError, InvalidProblemError, ModelLoadError, RemoteUnreachableError, errorMessage, isAbort } from './errors.ts';
 import { lastBoxed } from './grade/boxed.ts';
 import { emptyLedger, recordTransmission, type Ledger, type Phase } from './ledger.ts';
 import { DEFAULT_LIMITS, hasBoxed, isDegenerate, STEP_DELIMITER, type Limits } from './steps.ts';
@@ -26,6 +26,8 @@ const MAX_DEGENERATE_RETRIES = 3;
 
 export type Source = 'weak' | 'strong';
 export type SolveFinish = 'boxed' | 'end' | 'length' | 'max-steps' | 'aborted' | 'error';
+/** What to do when the strong model cannot be reached at all (see RemoteUnreachableError). */
+export type OnUnreachable = 'fail' | 'hold';
 
 export interface DraftRecord {
   text: string;
@@ -47,6 +49,11 @@ export interface StepRecord {
   /** Set when a remote call could only approximate exact continuation. */
   continuation?: ContinuationMode;
   estimated?: boolean;
+  /**
+   * Set when the policy sent this step to the strong model but the remote could not be reached
+   * (onUnreachable: 'hold'): the text is the weak model's draft, kept.
+   */
+  held?: 'unreachable';
 }
 
 export interface SolveTrace {
@@ -69,6 +76,11 @@ export type SolveEvent =
   | { type: 'score'; t: number; score: number; scores: number[] }
   | { type: 'decision'; t: number; decision: Decision }
   | { type: 'remote'; t: number; transmission: Transmission }
+  /**
+   * Step t was meant for the strong model, which cannot be reached: the weak draft is kept. `tried`
+   * is false once routing is paused (later steps are held without a request); `message` says why.
+   */
+  | { type: 'hold'; t: number; reason: 'unreachable'; message: string; tried: boolean }
   | { type: 'step'; step: StepRecord }
   | { type: 'error'; message: string; error: unknown }
   | { type: 'done'; trace: SolveTrace };
@@ -90,6 +102,12 @@ export interface SolveOptions {
   strongBudget?: number | null;
   /** Sees (and may refuse) every request before it leaves the device. */
   beforeSend?: BeforeSend;
+  /**
+   * 'fail' (default): an unreachable strong model ends the run with its error. 'hold': the step is
+   * kept from the weak model and marked, and the rest of the run does not try the remote again (the
+   * page's behaviour, offline or behind a dead network). HTTP errors and timeouts fail either way.
+   */
+  onUnreachable?: OnUnreachable;
   now?: () => number;
 }
 
@@ -242,12 +260,34 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
       }
     };
 
-    const strongStep = async (): Promise<StepResult> => {
-      const r = await timed('strong', () => write(opts.strong, 'strong'));
+    // Why the strong model is paused for the rest of this run (it could not be reached), if it is.
+    let unreachable: string | null = null;
+    /** The strong model's step, or null when it is held: the caller then keeps a weak draft. */
+    const strongStep = async (): Promise<StepResult | null> => {
+      if (unreachable !== null) {
+        emit({ type: 'hold', t, reason: 'unreachable', message: unreachable, tried: false });
+        return null;
+      }
+      let r: StepResult;
+      try {
+        r = await timed('strong', () => write(opts.strong, 'strong'));
+      } catch (err) {
+        if (opts.onUnreachable !== 'hold' || !(err instanceof RemoteUnreachableError) || isAbort(err, opts.signal)) throw err;
+        unreachable = err.message;
+        emit({ type: 'hold', t, reason: 'unreachable', message: unreachable, tried: true });
+        return null;
+      }
       ledger.strongTokens += r.completionTokens;
       ledger.strongPromptTokens += r.promptTokens;
       ledger.estimated ||= !!r.estimated;
       return r;
+    };
+    const draftStep = async (): Promise<StepResult> => {
+      const d = await timed('draft', () => write(opts.weak, 'weak'));
+      ledger.weakPromptTokens += d.promptTokens;
+      ledger.estimated ||= !!d.estimated;
+      emit({ type: 'draft', t, text: d.text, tokens: d.completionTokens });
+      return d;
     };
 
     for (t = 1; t <= limits.maxSteps; t++) {
@@ -257,15 +297,16 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
       let source: Source;
       let score: number | null = null;
       let draft: DraftRecord | null = null;
+      let held = false;
 
-      if (plan === 'strong') {
-        result = await strongStep();
+      const strong = plan === 'strong' ? await strongStep() : undefined;
+      if (strong) {
+        result = strong;
         source = 'strong';
       } else {
-        const d = await timed('draft', () => write(opts.weak, 'weak'));
-        ledger.weakPromptTokens += d.promptTokens;
-        ledger.estimated ||= !!d.estimated;
-        emit({ type: 'draft', t, text: d.text, tokens: d.completionTokens });
+        // A held strong-only step has no draft yet: the weak model writes one, kept unscored.
+        held = strong === null;
+        const d = await draftStep();
         if (isDegenerate(d.text)) {
           // The weak model ended without writing anything: the solution stands as it is.
           ledger.discardedDraftTokens += d.completionTokens;
@@ -306,16 +347,18 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
           });
           emit({ type: 'decision', t, decision });
         }
-        if (decision === 'accept') {
+        const rewritten = decision === 'regenerate' ? await strongStep() : undefined;
+        if (rewritten) {
+          draft = { text: d.text, score, tokens: d.completionTokens };
+          ledger.discardedDraftTokens += d.completionTokens;
+          result = rewritten;
+          source = 'strong';
+          score = null;
+        } else {
+          held ||= rewritten === null;
           result = d;
           source = 'weak';
           ledger.weakTokens += d.completionTokens;
-        } else {
-          draft = { text: d.text, score, tokens: d.completionTokens };
-          ledger.discardedDraftTokens += d.completionTokens;
-          result = await strongStep();
-          source = 'strong';
-          score = null;
         }
       }
 
@@ -330,6 +373,7 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
         finish: result.finish,
         ...(result.continuation ? { continuation: result.continuation } : {}),
         ...(result.estimated ? { estimated: true } : {}),
+        ...(held ? { held: 'unreachable' as const } : {}),
       };
       accepted.push(result.text);
       trace.steps.push(step);
