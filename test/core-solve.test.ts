@@ -95,7 +95,10 @@ describe('solve', () => {
   describe('a strong model that cannot be reached', () => {
     const URL = 'https://api.example.com/v1/chat/completions';
     function failing(err: () => Error) {
-      const m = { calls: 0, model: { id: 's', where: 'remote', next: async () => (m.calls++, Promise.reject(err())) } as StepModel };
+      const m: { calls: number; model: StepModel } = {
+        calls: 0,
+        model: { id: 's', where: 'remote', next: async () => (m.calls++, Promise.reject(err())) },
+      };
       return m;
     }
     const unreachable = () => new RemoteUnreachableError(URL, 'Failed to fetch (3 tries)');

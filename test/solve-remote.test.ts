@@ -1,5 +1,7 @@
 // solve() end to end over real HTTP: weak, strong and PRM are OpenAI-compatible / vLLM-style servers.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openAIStepModel } from '../src/backends/openai.ts';
 import { vllmPrmScorer } from '../src/backends/vllm-prm.ts';
@@ -247,5 +249,60 @@ describe('solve over HTTP', () => {
     expect(trace.steps.map((s) => s.source)).toEqual(['weak']);
     await new Promise((r) => setTimeout(r, 100));
     expect(strong.requests[0]!.clientClosed).toBe(true);
+  });
+
+  it('a strong server that refuses connections: held steps with onUnreachable "hold", one error by default, and the next run tries again', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const deadStrong = openAIStepModel({ baseUrl: `http://127.0.0.1:${port}`, model: 'big', apiKey: KEY, http: { ...fast, maxRetries: 2 } });
+    const run = async (onUnreachable?: 'hold' | 'fail') => {
+      const events: SolveEvent[] = [];
+      const trace = await solveToTrace(PROBLEM, { ...models(), strong: deadStrong, policy: parsePolicySpec('thr:0.5'), ...(onUnreachable ? { onUnreachable } : {}) }, (e) => events.push(e));
+      return { trace, events, tries: events.filter((e) => e.type === 'remote' && e.transmission.purpose === 'step').length };
+    };
+
+    const held = await run('hold');
+    expect(held.trace.error).toBeUndefined();
+    expect(held.trace.finish).toBe('boxed');
+    expect(held.trace.steps.map((s) => [s.source, s.text, s.held ?? null])).toEqual([
+      ['weak', 'We add the numbers.', null],
+      ['weak', 'BAD: 1+2 = 4.', 'unreachable'],
+      ['weak', 'Check: 3 - 2 = 1.', null],
+      ['weak', 'BAD guess.', 'unreachable'],
+      ['weak', 'So the answer is \\boxed{3}.', null],
+    ]);
+    // Three tries for step 2, none for step 4: the run does not wait on retries again.
+    expect(held.tries).toBe(3);
+    expect(held.events.filter((e) => e.type === 'hold').map((e) => [(e as { t: number }).t, (e as { tried: boolean }).tried])).toEqual([
+      [2, true],
+      [4, false],
+    ]);
+    expect((held.events.find((e) => e.type === 'hold') as { message: string }).message).toBe(
+      `http://127.0.0.1:${port}/v1/chat/completions is unavailable: connection refused (ECONNREFUSED) (3 tries). Check that the server is running and reachable, then try again.`,
+    );
+    expect(JSON.stringify(held.trace)).not.toContain(KEY);
+
+    const again = await run('hold');
+    expect(again.tries).toBe(3);
+
+    const failed = await run();
+    expect(failed.trace.finish).toBe('error');
+    expect(failed.trace.error).toMatch(/connection refused \(ECONNREFUSED\) \(3 tries\)/);
+    expect(failed.trace.steps.map((s) => s.text)).toEqual(['We add the numbers.']);
+  });
+
+  it('a strong server that hangs stays an error when asked to hold: it is not out of reach, it is broken', async () => {
+    strong.respond = () => ({ fault: 'hang' });
+    const trace = await solveToTrace(PROBLEM, {
+      ...models(),
+      strong: openAIStepModel({ baseUrl: strong.url, model: 'big', apiKey: KEY, http: { ...fast, timeoutMs: 200, maxRetries: 1 } }),
+      policy: parsePolicySpec('thr:0.5'),
+      onUnreachable: 'hold',
+    });
+    expect(trace.finish).toBe('error');
+    expect(trace.error).toMatch(/no response within 0\.2 s \(2 tries\)/);
+    expect(trace.steps.some((s) => s.held)).toBe(false);
   });
 });
