@@ -81,6 +81,7 @@ describe('trim solve', () => {
     const cases: [string[], RegExp][] = [
       [['solve', '--problem', 'p', ...flags(), '--policy', 'thr', '--bogus'], /^trim solve: Unknown option '--bogus'/],
       [['solve', '--problem', 'p', ...flags(), '--policy', 'random', '--threshold', '0.5'], /^trim solve: --threshold does not apply to --policy random \(its knob is --rate\)/],
+      [['solve', '--problem', 'p', ...flags(), '--policy', 'thr', '--on-unreachable', 'skip'], /^trim solve: --on-unreachable must be fail or hold; got "skip"\./],
     ];
     const runs = await Promise.all(cases.map(([args]) => trim(args, { TRIM_TEST_STRONG_KEY: KEY })));
     runs.forEach((r, i) => {
@@ -145,6 +146,33 @@ describe('trim solve', () => {
     );
   });
 
+  it('an unreachable strong server fails loudly by default; --on-unreachable hold keeps the drafts, says so on stderr and exits 0', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const args = ['solve', '--problem', 'What is 1+2?', ...flags(), '--policy', 'thr', '--threshold', '0.5', '--json'];
+    args[args.indexOf('--strong-url') + 1] = `http://127.0.0.1:${port}`;
+    const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+    const [failed, held] = await Promise.all([trim(args, { TRIM_TEST_STRONG_KEY: KEY }), trim([...args, '--on-unreachable', 'hold'], { TRIM_TEST_STRONG_KEY: KEY })]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    expect(failed.stderr).toBe(`trim solve: ${url} is unavailable: connection refused (ECONNREFUSED) (4 tries). Check that the server is running and reachable, then try again.\n`);
+
+    expect(held.code).toBe(0);
+    expect(held.stderr).toBe(
+      `trim solve: step 2 kept from the weak model: ${url} is unavailable: connection refused (ECONNREFUSED) (4 tries). Check that the server is running and reachable, then try again.\n`,
+    );
+    const out = JSON.parse(held.stdout);
+    expect(out).toMatchObject({ answer: '3', finish: 'boxed' });
+    expect(out.steps.map((s: { source: string; text: string }) => [s.source, s.text])).toEqual([
+      ['weak', 'Add 1 and 2.'],
+      ['weak', 'BAD: 1+2 = 4.'],
+      ['weak', 'So \\boxed{3}.'],
+    ]);
+    expect(out.ledger.strongCalls).toBe(0);
+  });
+
   it('a bad response exits 1 with one line, and a rejected key is reported without the key', async () => {
     prm.enqueue({ scores: [[0.5]] });
     const r = await trim(['solve', '--problem', 'p', ...flags(), '--policy', 'thr'], { TRIM_TEST_STRONG_KEY: KEY });
@@ -171,7 +199,7 @@ describe('trim solve', () => {
   it('--help lists the flags', async () => {
     const r = await trim(['solve', '--help']);
     expect(r.code).toBe(0);
-    for (const f of ['--problem-file', '--weak-mode', '--strong-key-env', '--prm-model', '--threshold', '--rate', '--max-step-tokens', '--top-p', '--seed', '--json'])
+    for (const f of ['--problem-file', '--weak-mode', '--strong-key-env', '--prm-model', '--threshold', '--rate', '--max-step-tokens', '--top-p', '--seed', '--on-unreachable', '--json'])
       expect(r.stdout).toContain(f);
   });
 });

@@ -2,7 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import { AbortedError } from '../../core/errors.ts';
-import { solveToTrace, type SolveEvent } from '../../core/solve.ts';
+import { solveToTrace, type OnUnreachable, type SolveEvent } from '../../core/solve.ts';
 import { UsageError, type Command } from '../command.ts';
 import { buildRun, modelFlagsUsage, parseFlags } from '../model-flags.ts';
 import { traceJson, traceTranscript } from '../trace-output.ts';
@@ -17,6 +17,14 @@ Problem:
   --problem TEXT        the problem statement
   --problem-file FILE   read it from FILE ("-" reads standard input)
 ${modelFlagsUsage}
+When the strong model cannot be reached:
+  [--on-unreachable fail|hold]
+                        fail (default): exit 1 with the error, as for any failed request.
+                        hold: keep the weak model's draft of each step meant for the strong model,
+                        note it on stderr, and stop trying the strong model for this problem (the
+                        page's behaviour offline). Only when no try got any answer (connection
+                        refused, host not found); HTTP errors and timeouts still fail.
+
 Output:
   --json                one JSON object: {problem, answer, finish, steps: [{index, text, source,
                         score, draft, tokens}], ledger, policy, timing}; otherwise a transcript.
@@ -40,6 +48,11 @@ function readProblem(v: { problem?: string; 'problem-file'?: string }): string {
   }
 }
 
+function readOnUnreachable(v: string | undefined): OnUnreachable {
+  if (v === undefined || v === 'fail' || v === 'hold') return v ?? 'fail';
+  throw new UsageError(`--on-unreachable must be fail or hold; got "${v}".`);
+}
+
 export const command: Command = {
   summary: 'Solve one problem with TRIM routing between OpenAI-compatible servers',
   usage,
@@ -48,8 +61,10 @@ export const command: Command = {
       problem: { type: 'string' },
       'problem-file': { type: 'string' },
       json: { type: 'boolean' },
+      'on-unreachable': { type: 'string' },
     });
     const problem = readProblem(values);
+    const onUnreachable = readOnUnreachable(values['on-unreachable']);
     const setup = buildRun(values);
 
     const stop = new AbortController();
@@ -57,8 +72,13 @@ export const command: Command = {
     process.once('SIGINT', onSigint);
     let failure: unknown;
     try {
-      const trace = await solveToTrace(problem, { ...setup, signal: stop.signal }, (e: SolveEvent) => {
+      const trace = await solveToTrace(problem, { ...setup, onUnreachable, signal: stop.signal }, (e: SolveEvent) => {
         if (e.type === 'error') failure = e.error;
+        // A script reading stdout gets the usual trace; the person running it learns what was held.
+        if (e.type === 'hold')
+          process.stderr.write(
+            `trim solve: step ${e.t} kept from the weak model: ${e.tried ? e.message : 'the strong model could not be reached earlier in this problem, so it was not tried again.'}\n`,
+          );
       });
       if (trace.finish === 'aborted') throw new AbortedError('Stopped before the solution was finished.');
       if (trace.finish === 'error') throw failure ?? new Error(trace.error ?? 'The run failed.');
