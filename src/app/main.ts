@@ -16,11 +16,13 @@ import { History, type SolveRecord } from './history.ts';
 import { clearModelCaches, ModelManager } from './models.ts';
 import { smallerWebllmModel } from './presets.ts';
 import { startRun, type Run } from './runner.ts';
+import { reviewLink } from './link-guard.ts';
 import { ApiKeyStore } from './secrets.ts';
 import { defaultSettings, formatPrmSpec, formatWeakSpec, type Settings } from './settings.ts';
-import { loadStoredSettings, saveSettings, sessionId } from './storage.ts';
+import { addAgreedOrigins, agreedOrigins, forgetAgreedOrigins, loadStoredSettings, saveSettings, sessionId } from './storage.ts';
 import { readUrlConfig, settingsToQuery } from './url-config.ts';
 import { confirmTransmission } from './views/confirm-dialog.ts';
+import { askAboutLink } from './views/link-dialog.ts';
 import { HistoryView } from './views/history-view.ts';
 import { LedgerView } from './views/ledger-view.ts';
 import { SettingsView } from './views/settings-view.ts';
@@ -37,10 +39,14 @@ async function boot(): Promise<void> {
   deviceStatus.dataset.webgpu = String(caps.webgpu.available);
 
   const keys = new ApiKeyStore(safeLocalStorage());
-  const url = readUrlConfig(location.search, loadStoredSettings(defaultSettings()));
+  if (keys.droppedLegacyKey) notify('A remembered API key from an earlier version was deleted: it was not tied to a server. Enter it again in Settings → Remote model; it will be sent only to that server.');
+  const stored = loadStoredSettings(defaultSettings());
+  const url = readUrlConfig(location.search, stored);
   url.problems.forEach(notify);
-  if (url.secrets.length) scrubSecretsFromAddressBar(url.secrets);
-  let settings: Settings = url.settings;
+  if (url.scrub.length) scrubFromAddressBar(url.scrub);
+  // A link that reaches new hosts waits for the user's answer; until then their own settings are used.
+  const linkReview = reviewLink({ link: url.settings, stored, pageUrl: location.href, agreed: agreedOrigins() });
+  let settings: Settings = linkReview.newHosts.length ? stored : url.settings;
 
   const history = await History.open().catch((err) => {
     notify(`The history cannot be stored in this browser (${errorMessage(err)}); solutions stay on screen only.`);
@@ -71,16 +77,26 @@ async function boot(): Promise<void> {
     void refresh();
   });
 
-  const settingsView = new SettingsView(caps, ({ settings: next, apiKey, remember }) => {
+  const keyInfo = (baseUrl: string) => ({ has: keys.get(baseUrl) !== null, remembered: keys.remembered(baseUrl) });
+  const settingsView = new SettingsView(caps, keyInfo, ({ settings: next, apiKey, remember }) => {
     settings = next;
-    if (apiKey !== null) keys.set(apiKey, remember);
-    else if (keys.get()) keys.set(keys.get()!, remember);
+    // The view refuses a key without a remote; a key is stored for the remote it was entered with.
+    const remoteUrl = next.remote?.baseUrl;
+    if (remoteUrl && apiKey !== null) keys.set(remoteUrl, apiKey, remember);
+    else if (remoteUrl && keys.get(remoteUrl)) keys.set(remoteUrl, keys.get(remoteUrl)!, remember);
     saveSettings(settings);
     replaceQuery(settingsToQuery(settings));
-    settingsView.fill(settings, keys.remembered, !!keys.get());
+    settingsView.fill(settings);
+    showAgreed();
     byId('settings-message').textContent = 'Settings applied.';
   });
-  settingsView.fill(settings, keys.remembered, !!keys.get());
+  settingsView.fill(settings);
+  const showAgreed = () => {
+    const origins = agreedOrigins();
+    byId('agreed-hosts').textContent = origins.length ? `Hosts you agreed to from links: ${origins.map((o) => new URL(o).host).join(', ')}.` : '';
+    byId('forget-agreed').hidden = !origins.length;
+  };
+  showAgreed();
   const models = new ModelManager(caps, document.baseURI, (role, s) => settingsView.showStatus(role, s));
 
   const networkStatus = byId('network-status');
@@ -128,7 +144,8 @@ async function boot(): Promise<void> {
       const local = await models.prepare(s, loading.signal);
       loading = null;
       const { weak, prm } = local;
-      const key = keys.get();
+      // Only the key entered for this remote's own origin, never another server's.
+      const key = s.remote ? keys.get(s.remote.baseUrl) : null;
       const strong =
         local.strong ??
         (s.remote
@@ -224,7 +241,7 @@ async function boot(): Promise<void> {
             run: () => {
               settings = { ...settings, weak: { kind: 'webllm', model: smaller } };
               saveSettings(settings);
-              settingsView.fill(settings, keys.remembered, !!keys.get());
+              settingsView.fill(settings);
               void models.unloadAll().then(solveNow);
             },
           }
@@ -247,9 +264,16 @@ async function boot(): Promise<void> {
     }
   });
   byId('forget-key').addEventListener('click', () => {
-    keys.forget();
-    settingsView.fill(settings, false, false);
-    byId('settings-message').textContent = 'The API key was forgotten.';
+    const target = settingsView.remoteEntered() ?? settings.remote?.baseUrl;
+    if (!target) return void (byId('settings-message').textContent = 'Enter the remote server whose key should be forgotten.');
+    keys.forget(target);
+    settingsView.showKeyStatus();
+    byId('settings-message').textContent = `The API key for ${new URL(target).host} was forgotten.`;
+  });
+  byId('forget-agreed').addEventListener('click', () => {
+    forgetAgreedOrigins();
+    showAgreed();
+    byId('settings-message').textContent = 'Forgotten: a link to those hosts will ask again.';
   });
   byId('load-models').addEventListener('click', () => {
     const ac = new AbortController();
@@ -276,6 +300,26 @@ async function boot(): Promise<void> {
   });
 
   await refresh();
+  if (linkReview.newHosts.length) {
+    document.body.dataset.link = 'asking';
+    void askAboutLink(
+      { dialog: byId<HTMLDialogElement>('link-dialog'), hosts: byId('link-hosts'), accept: byId<HTMLButtonElement>('link-accept'), decline: byId<HTMLButtonElement>('link-decline') },
+      linkReview.newHosts,
+    ).then((agreed) => {
+      if (agreed) {
+        addAgreedOrigins(linkReview.newHosts.map((d) => d.origin));
+        settings = url.settings;
+        notify(`Using the link's settings: ${linkReview.newHosts.map((d) => d.host).join(', ')} added.`);
+      } else {
+        // Only the problem text is taken from a declined link; the address bar then shows what is in use.
+        replaceQuery(settingsToQuery(settings, url.problem ?? undefined));
+        notify(`Kept your settings: nothing is sent to ${linkReview.newHosts.map((d) => d.host).join(', ')}.`);
+      }
+      settingsView.fill(settings);
+      showAgreed();
+      document.body.dataset.link = agreed ? 'agreed' : 'declined';
+    });
+  }
   document.body.dataset.ready = 'true';
 }
 
@@ -283,8 +327,8 @@ function replaceQuery(query: string): void {
   window.history.replaceState(null, '', location.pathname + query);
 }
 
-/** A secret typed into a link must not stay in the address bar (or the browser history). */
-function scrubSecretsFromAddressBar(names: string[]): void {
+/** A secret (or anything unknown) in a link must not stay in the address bar or the browser history. */
+function scrubFromAddressBar(names: string[]): void {
   const params = new URLSearchParams(location.search);
   names.forEach((n) => params.delete(n));
   const q = params.toString();

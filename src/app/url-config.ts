@@ -1,5 +1,7 @@
 // Settings from the page's query string, so a set-up can be shared as a link and driven by tests.
-// A secret is never taken from a URL: links end up in histories, logs and screenshots.
+// A secret is never taken from a URL: links end up in histories, logs and screenshots. A link may
+// tighten what the user set, never loosen it: it can turn confirmation on but not off, and where it
+// would send data to a new host, link-guard.ts asks first.
 
 import { errorMessage } from '../core/errors.ts';
 import {
@@ -23,11 +25,45 @@ export interface UrlConfig {
   problem: string | null;
   /** Parameters that could not be used, each with what to do about it. */
   problems: string[];
-  /** Names of parameters that looked like secrets and were ignored (and should be removed from the address bar). */
+  /** Names of parameters that looked like secrets (by name or by value) and were ignored. */
   secrets: string[];
+  /** Names to remove from the address bar: the secrets and every unknown parameter. */
+  scrub: string[];
 }
 
 const SECRET_NAME = /key|token|secret|password|passwd|auth|bearer|credential/i;
+
+// Whole values shaped like the credentials people paste: provider key prefixes, bearer/basic headers,
+// JWTs, cloud access keys. Long enough that ordinary words ("sk-learning") and math do not match.
+const CREDENTIAL_SHAPES: readonly RegExp[] = [
+  /^(?:Bearer|Basic|Token)\s+\S{8,}$/i,
+  /^(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}$/,
+  /^(?:hf|gsk|r8|ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{16,}$/,
+  /^(?:xai|pplx|nvapi|glpat)-[A-Za-z0-9_-]{16,}$/,
+  /^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/,
+  /^AKIA[0-9A-Z]{16}$/,
+  /^AIza[0-9A-Za-z_-]{30,}$/,
+];
+
+/** True when the whole value (trimmed) looks like an API key or token. */
+export function isCredential(value: string): boolean {
+  const v = value.trim();
+  return CREDENTIAL_SHAPES.some((re) => re.test(v));
+}
+
+/**
+ * True when a setting's value carries a credential anywhere: the whole value, one of its parts
+ * (a URL's path or query), a URL's user name or password, or a query parameter named like a secret.
+ */
+export function carriesCredential(value: string): boolean {
+  if (isCredential(value) || value.split(/[\s"'&?=#:/@,;]+/).some(isCredential)) return true;
+  try {
+    const u = new URL(value.trim());
+    return !!(u.username || u.password) || [...u.searchParams.keys()].some((k) => SECRET_NAME.test(k));
+  } catch {
+    return false;
+  }
+}
 
 function intIn(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
@@ -52,6 +88,9 @@ const PARAMS: Record<string, Apply> = {
     const model = all.get('remoteModel')?.trim();
     if (!model) throw new Error('remote is set but remoteModel is missing: add &remoteModel=NAME (the model name the server expects).');
     s.remote = { baseUrl: checkRemoteBase(v), model, mode: parseMode(all.get('remoteMode')?.trim() || 'continue') };
+    // A link that names a remote means to use it: without strong=, the remote writes the strong steps
+    // (otherwise the offline demo's strong model on the device would silently win).
+    if (!all.has('strong')) s.strongLocal = null;
   },
   // Read together with `remote`; on their own they only need to be valid.
   strong: (s, v) => (s.strongLocal = v.trim() === '' ? null : parseStrongSpec(v)),
@@ -62,7 +101,11 @@ const PARAMS: Record<string, Apply> = {
     if (!(DEVICE_CHOICES as readonly string[]).includes(v)) throw new Error(`device=${v}: use ${DEVICE_CHOICES.join(', ')}.`);
     s.device = v as DeviceChoice;
   },
-  confirm: (s, v) => (s.confirmRemote = v === '1' || v === 'true'),
+  // Tighten only: a link that could switch confirmation off could send work out unseen.
+  confirm: (s, v) => {
+    if (v === '1' || v === 'true') s.confirmRemote = true;
+    else if (s.confirmRemote) throw new Error(`confirm=${v} was ignored: a link can turn "Ask me before each request" on, never off. Untick it in Settings if you want to.`);
+  },
   maxSteps: (s, v) => (s.maxSteps = intIn('maxSteps', v, 1, 100)),
   maxStepTokens: (s, v) => (s.maxStepTokens = intIn('maxStepTokens', v, 1, 8192)),
   temperature: (s, v) => (s.temperature = numIn('temperature', v, 0, 2)),
@@ -79,11 +122,19 @@ export function readUrlConfig(search: string, base: Settings): UrlConfig {
   const settings: Settings = structuredClone(base);
   const problems: string[] = [];
   const secrets: string[] = [];
+  const unknown: string[] = [];
   for (const name of new Set(params.keys())) {
     const apply = PARAMS[name];
+    const values = params.getAll(name);
+    // A problem text may mention "sk-" in passing: only a whole value shaped like a key counts there.
+    const credential = name === 'problem' ? values.some(isCredential) : values.some(carriesCredential);
+    if (credential || (!apply && SECRET_NAME.test(name))) {
+      secrets.push(name);
+      continue;
+    }
     if (!apply) {
-      if (SECRET_NAME.test(name)) secrets.push(name);
-      else problems.push(`Unknown parameter "${name}" was ignored. Known: ${Object.keys(PARAMS).join(', ')}.`);
+      unknown.push(name);
+      problems.push(`Unknown parameter "${name}" was ignored and removed from the address bar. Known: ${Object.keys(PARAMS).join(', ')}.`);
       continue;
     }
     try {
@@ -92,10 +143,14 @@ export function readUrlConfig(search: string, base: Settings): UrlConfig {
       problems.push(errorMessage(err));
     }
   }
+  // The value is never repeated: the notice itself may end up in a screenshot.
   if (secrets.length)
-    problems.push(`Ignored ${secrets.map((s) => `"${s}"`).join(', ')}: secrets are never read from a link. Enter the API key in Settings → Remote model.`);
-  const problem = params.get('problem');
-  return { settings, problem: problem && problem.trim() ? problem : null, problems, secrets };
+    problems.push(
+      `Ignored and removed from the address bar: ${secrets.map((s) => `"${s}"`).join(', ')} (a secret, or a value that looks like an API key or token). ` +
+        'Secrets are never read from a link; enter the API key in Settings → Remote model.',
+    );
+  const problem = secrets.includes('problem') ? null : params.get('problem');
+  return { settings, problem: problem && problem.trim() ? problem : null, problems, secrets, scrub: [...secrets, ...unknown] };
 }
 
 /** The query string that reproduces `settings` (for "copy link"); it never contains the API key. */

@@ -25,10 +25,13 @@ import {
 
 export interface SettingsSubmit {
   settings: Settings;
-  /** A new key typed in the form (null: leave the stored key as it is). */
+  /** A new key typed in the form for the submitted remote (null: leave its stored key as it is). */
   apiKey: string | null;
   remember: boolean;
 }
+
+/** Whether a key is stored for a remote base URL (keys belong to one origin each: secrets.ts). */
+export type KeyInfo = (baseUrl: string) => { has: boolean; remembered: boolean };
 
 const CUSTOM = 'custom';
 const ROLE_NAMES: Record<ModelRole, string> = { weak: 'Small model', prm: 'PRM', strong: 'Strong model' };
@@ -42,6 +45,7 @@ export class SettingsView {
 
   constructor(
     private readonly caps: Capabilities,
+    private readonly keyInfo: KeyInfo,
     private readonly onSubmit: (s: SettingsSubmit) => void,
   ) {
     const weakSelect = byId<HTMLSelectElement>('weak-preset');
@@ -60,13 +64,15 @@ export class SettingsView {
     byId('policy-list').replaceChildren(...policyNames().map((n) => h('option', { value: policyEntry(n).knob ? `${n}:${policyEntry(n).knob!.default}` : n }, policyEntry(n).description)));
     this.linkPreset('weak-preset', 'weak-spec');
     this.linkPreset('prm-preset', 'prm-spec');
+    // The key shown is the one of the server being typed: another server has none until one is entered.
+    this.input('remote-url').addEventListener('input', () => this.showKeyStatus());
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.submit();
     });
   }
 
-  fill(s: Settings, keyRemembered: boolean, hasKey: boolean): void {
+  fill(s: Settings): void {
     this.current = s;
     this.setSpec('weak-preset', 'weak-spec', formatWeakSpec(s.weak));
     this.setSpec('prm-preset', 'prm-spec', formatPrmSpec(s.prm));
@@ -76,13 +82,35 @@ export class SettingsView {
     this.input('remote-mode').value = s.remote?.mode ?? 'continue';
     this.input('strong-spec').value = s.strongLocal ? `tjs:${s.strongLocal}` : '';
     this.input('api-key').value = '';
-    this.input('api-key').placeholder = hasKey ? 'A key is set (type to replace it)' : 'Optional';
-    byId<HTMLInputElement>('remember-key').checked = keyRemembered;
+    this.showKeyStatus();
     this.input('policy').value = s.policy;
     byId<HTMLInputElement>('confirm-remote').checked = s.confirmRemote;
     this.input('budget').value = s.budget === null ? '' : String(s.budget);
     this.input('max-steps').value = String(s.maxSteps);
     this.input('max-step-tokens').value = String(s.maxStepTokens);
+  }
+
+  /** The remote base URL typed in the form, if it is a URL (whether or not it was applied). */
+  remoteEntered(): string | null {
+    try {
+      return new URL(this.input('remote-url').value.trim()).href;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Says whether a key is stored for the remote currently entered, and for which host. */
+  showKeyStatus(): void {
+    const url = this.remoteEntered();
+    const info = url ? this.keyInfo(url) : { has: false, remembered: false };
+    const host = url ? new URL(url).host : '';
+    this.input('api-key').placeholder = info.has ? `A key is set for ${host} (type to replace it)` : 'Optional';
+    byId<HTMLInputElement>('remember-key').checked = info.remembered;
+    byId('key-status').textContent = !url
+      ? ''
+      : info.has
+        ? `A key is set for ${host}${info.remembered ? ', remembered in this browser' : ' for this visit'}. It is sent to ${host} only.`
+        : `No API key for ${host}: requests go without one. A key entered here is sent to ${host} only.`;
   }
 
   /** Shows a model's loading state and download progress with sizes. */
@@ -142,12 +170,17 @@ export class SettingsView {
         })
       : null;
     const strongText = this.input('strong-spec').value.trim();
-    const strongLocal = attempt(() => (strongText ? parseStrongSpec(strongText) : null));
+    // Naming a new remote means using it: unless the strong model field was edited too, the remote
+    // writes the strong steps (the offline demo's strong model on the device would otherwise win).
+    const strongShown = this.current.strongLocal ? `tjs:${this.current.strongLocal}` : '';
+    const remoteIsNew = !!remote && remote.baseUrl !== this.current.remote?.baseUrl;
+    const strongLocal = remoteIsNew && strongText === strongShown ? null : attempt(() => (strongText ? parseStrongSpec(strongText) : null));
     const policy = attempt(() => checkPolicy(this.input('policy').value));
     const budgetText = this.input('budget').value.trim();
     const budget = attempt(() => (budgetText === '' ? null : share(budgetText)));
     const maxSteps = attempt(() => whole(this.input('max-steps').value, 'Maximum steps', 1, 100));
     const maxStepTokens = attempt(() => whole(this.input('max-step-tokens').value, 'Maximum tokens per step', 1, 8192));
+    if (this.input('api-key').value.trim() && !url) problems.push('An API key belongs to one server: enter the remote server base URL it is for.');
     this.errors.replaceChildren(...problems.map((p) => h('p', {}, p)));
     if (problems.length || !weak || !prm || remote === undefined || !policy || strongLocal === undefined || budget === undefined || !maxSteps || !maxStepTokens) return;
     const key = this.input('api-key').value;
