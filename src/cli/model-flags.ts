@@ -11,6 +11,7 @@ import { serverBase } from '../backends/endpoint.ts';
 import { openAIStepModel } from '../backends/openai.ts';
 import { vllmPrmScorer } from '../backends/vllm-prm.ts';
 import { parseOptions, UsageError } from './command.ts';
+import { keyFromEnv } from './key-env.ts';
 import { checkLocalFlagsHaveFolders, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
 import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
 
@@ -116,7 +117,7 @@ const remoteStepModel: StepModelSource = {
       model,
       mode: mode as ContinuationMode,
       template: templateFor(model),
-      ...(keyEnv ? { apiKey: keyFrom(env, keyEnv, `--${role}-key-env`), apiKeySource: `$${keyEnv}` } : {}),
+      ...(keyEnv ? { apiKey: keyFromEnv(env, keyEnv, `--${role}-key-env`, `${role.toUpperCase()}_API_KEY`), apiKeySource: `$${keyEnv}` } : {}),
       // The weak model is the "local" one: a server on this machine keeps its bytes on the device.
       where: role === 'weak' && isLoopback(host) ? 'device' : 'remote',
       id: `${role}:${model}`,
@@ -220,13 +221,6 @@ function needsScorer(v: FlagValues, artefacts: Record<string, unknown>): boolean
 /** The chat template for raw mode, by model family; Qwen2.5's unless the name says Llama 3. */
 function templateFor(model: string): string {
   return /llama-?3/i.test(model) ? 'llama3' : 'qwen2.5';
-}
-
-function keyFrom(env: NodeJS.ProcessEnv, name: string, flag: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${flag} takes the NAME of an environment variable (like OPENAI_API_KEY), not a key.`);
-  const key = env[name];
-  if (!key) throw new UsageError(`The environment variable ${name} (named by ${flag}) is not set or empty.`);
-  return key.trim();
 }
 
 function isLoopback(host: string): boolean {

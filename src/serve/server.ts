@@ -3,16 +3,19 @@
 // It exists so that "remote" models in tests and demos are real servers running real models, speaking
 // the wire format of OpenAI and vLLM closely enough that the project's clients cannot tell.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AbortedError, errorMessage, isAbort } from '../core/errors.ts';
 import type { ChatMessage } from '../core/prompt.ts';
 import type { TjsLoaded } from '../backends/tjs-runtime.ts';
 import type { TjsPrm } from '../backends/tjs-prm.ts';
+import { accessRules, type Access, type AccessOptions } from './access.ts';
 import { ApiError, badParam } from './api-error.ts';
+import { bodyReader, UnreadBodyError } from './body.ts';
 import { renderChat } from './chat-format.ts';
 import { textGenerator, type GenerateRequest, type GenerateResult, type Generator } from './generator.ts';
+import { checkPromptChars, checkPromptIds, promptBound, type PromptBound } from './prompt-bound.ts';
 import { JobQueue } from './queue.ts';
 import { chatParams, completionParams, poolingParams, type GenerationParams } from './requests.ts';
 
@@ -26,17 +29,21 @@ export interface ServedPrm {
   scorer: TjsPrm;
   /** What ends each step in the assistant message of a /pooling request. */
   separator: string;
+  /** The PRM's context, to refuse messages too long for it before tokenising (else only the body limit bounds them). */
+  bound?: PromptBound;
 }
 
-export interface ServeOptions {
+export interface ServeOptions extends AccessOptions {
   lm?: ServedLm;
   prm?: ServedPrm;
   /** Requests that may wait for the model before new ones get a 503 (default 1024). */
   maxQueue?: number;
   /** When set, requests need "Authorization: Bearer <key>". */
   apiKey?: string;
-  /** Largest accepted request body in bytes (default 8 MiB). */
+  /** Largest accepted request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Request bodies read at once before new ones get a 503 (default 8). */
+  maxUploads?: number;
   /** One line per request (method, path, status, ms). */
   log?: (line: string) => void;
 }
@@ -61,6 +68,15 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+// A request (headers and body, not the answer) must arrive within this time: slow uploads cannot hold
+// the upload slots for long.
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** Characters of the messages' text: what a chat prompt holds at least. */
+function contentChars(messages: readonly ChatMessage[]): number {
+  return messages.reduce((n, m) => n + m.content.length, 0);
 }
 
 function sendError(res: ServerResponse, err: ApiError): void {
@@ -93,8 +109,11 @@ function usage(results: readonly GenerateResult[], n: number) {
 export function createTrimServer(o: ServeOptions): TrimServer {
   if (!o.lm && !o.prm) throw new Error('createTrimServer needs a language model, a PRM, or both.');
   const queue = new JobQueue(o.maxQueue ?? 1024);
-  const maxBody = o.maxBodyBytes ?? 8 * 1024 * 1024;
+  const bodies = bodyReader(o.maxBodyBytes, o.maxUploads);
   const generator: Generator | null = o.lm ? textGenerator(o.lm.loaded) : null;
+  const lmBound = o.lm ? promptBound(o.lm.loaded.tokenizer, o.lm.loaded.maxPositions) : undefined;
+  // Set by listen(): which Host headers pass depends on the address bound.
+  let access: Access = accessRules('127.0.0.1', o);
   const created = now();
 
   function lmFor(model: string | null): { name: string; gen: Generator; loaded: TjsLoaded } {
@@ -149,6 +168,10 @@ export function createTrimServer(o: ServeOptions): TrimServer {
   const completions: Handler = async (_req, res, body, signal) => {
     const p = completionParams(body);
     const { name, gen } = lmFor(p.model);
+    for (const prompt of p.prompts) {
+      if (typeof prompt === 'string') checkPromptChars(lmBound, prompt.length, 'prompt');
+      else checkPromptIds(lmBound, prompt.length, 'prompt');
+    }
     const rid = id('cmpl');
     const base = { id: rid, object: 'text_completion', created: now(), model: name };
     const choice = (index: number, text: string, r: GenerateResult | null) => ({
@@ -175,7 +198,10 @@ export function createTrimServer(o: ServeOptions): TrimServer {
   const chat: Handler = async (_req, res, body, signal) => {
     const p = chatParams(body);
     const { name, gen, loaded } = lmFor(p.model);
+    // The template only adds text: messages too long already are refused before it runs.
+    checkPromptChars(lmBound, contentChars(p.messages), 'messages');
     const prompt = renderChat(loaded.tokenizer, p.messages, p);
+    checkPromptChars(lmBound, prompt.length, 'messages');
     const rid = id('chatcmpl');
     const base = { id: rid, object: 'chat.completion.chunk', created: now(), model: name };
     const choices = prepare(p, [prompt], gen);
@@ -232,6 +258,7 @@ export function createTrimServer(o: ServeOptions): TrimServer {
   const pooling: Handler = async (_req, res, body, signal) => {
     const p = poolingParams(body);
     const prm = prmFor(p.model);
+    checkPromptChars(prm.bound, contentChars(p.messages), 'messages');
     const { problem, steps } = poolingInput(p.messages, prm);
     const scores = await queue.run(() => prm.scorer.score({ problem, steps, signal }), signal);
     const tokens = prm.scorer.lastReuse?.tokens ?? 0;
@@ -290,36 +317,47 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     '/pooling': { method: 'POST', handler: pooling },
   };
 
+  // Digests of equal length, compared in constant time: neither the key's bytes nor its length leak.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const wantAuth = o.apiKey ? digest(`Bearer ${o.apiKey}`) : null;
   function authorized(req: IncomingMessage): boolean {
-    if (!o.apiKey) return true;
-    const given = Buffer.from(String(req.headers.authorization ?? ''));
-    const want = Buffer.from(`Bearer ${o.apiKey}`);
-    return given.length === want.length && timingSafeEqual(given, want);
-  }
-
-  async function readBody(req: IncomingMessage): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxBody) throw new ApiError(413, `The request body is larger than ${maxBody} bytes.`);
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new ApiError(400, `The request body is not valid JSON: ${errorMessage(err)}.`, 'invalid_request_error', null, 'invalid_json');
-    }
+    return wantAuth === null || timingSafeEqual(digest(String(req.headers.authorization ?? '')), wantAuth);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Browsers call this server from the page's origin (the strong model of the offline demo), as
-    // vLLM allows by default.
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    if (!access.hostAllowed(req.headers.host))
+      throw new ApiError(
+        403,
+        `This server does not answer requests addressed to "${String(req.headers.host).slice(0, 100)}": call it by a loopback name (localhost, 127.0.0.1, [::1]), or start it with --allowed-hosts NAME.`,
+        'invalid_request_error',
+        null,
+        'host_not_allowed',
+      );
+    // Browsers call this server from pages on this machine (the offline demo's strong model); a page
+    // from anywhere else gets neither an answer nor CORS headers.
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const allowed = access.allowOrigin(origin);
+      if (allowed === null)
+        throw new ApiError(
+          403,
+          `Requests from the web origin ${origin.slice(0, 200)} are not allowed: this server answers pages on this machine only. Start it with --cors ${origin.slice(0, 200)} to allow that origin.`,
+          'invalid_request_error',
+          null,
+          'origin_not_allowed',
+        );
+      res.setHeader('Access-Control-Allow-Origin', allowed);
+      res.setHeader('Vary', 'Origin');
+    }
     if (req.method === 'OPTIONS') {
+      res.setHeader('Allow', 'GET, POST, OPTIONS');
+      if (origin !== undefined) {
+        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+        res.setHeader('Access-Control-Max-Age', '600');
+        // Chrome's Private Network Access: a page on a public origin allowed by --cors may reach this port.
+        if (req.headers['access-control-request-private-network'] === 'true') res.setHeader('Access-Control-Allow-Private-Network', 'true');
+      }
       res.writeHead(204);
       return void res.end();
     }
@@ -336,15 +374,18 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    const body = route.method === 'POST' ? await readBody(req) : undefined;
+    const body = route.method === 'POST' ? await bodies.read(req) : undefined;
     await route.handler(req, res, body, controller.signal);
   }
 
-  const server = createHttpServer((req, res) => {
+  const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
     const t0 = Date.now();
     handle(req, res)
       .catch((err: unknown) => {
         if (err instanceof AbortedError || (res.destroyed && isAbort(err))) return void res.destroy();
+        // A body left unread (refused before or while reading it): close the connection rather than
+        // read the rest of it to keep the connection alive.
+        if (err instanceof UnreadBodyError || !req.complete) res.setHeader('Connection', 'close');
         sendError(res, err instanceof ApiError ? err : new ApiError(500, `Internal error: ${errorMessage(err)}`));
       })
       .finally(() => o.log?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0} ms`));
@@ -357,6 +398,7 @@ export function createTrimServer(o: ServeOptions): TrimServer {
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          access = accessRules(host, o);
           const a = server.address() as AddressInfo;
           resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
         });
