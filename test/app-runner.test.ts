@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SolveRecord } from '../src/app/history.ts';
 import type { HoldReason } from '../src/app/remote-gate.ts';
@@ -83,6 +85,32 @@ describe('page runner', () => {
     ]);
     expect(rec.holds).toEqual([{ t: 2, reason: 'offline' }]);
     expect(rec.ledger!.sentRequests).toBe(0);
+  });
+
+  it('a remote that refuses connections holds the steps it would have written, marked, and the run ends without an error', async () => {
+    const { deps } = await setup({ weak: ['First step.', 'BAD second step.', 'BAD third step.', 'Done \\boxed{1}.'] });
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    deps.strong = openAIStepModel({ baseUrl: `http://127.0.0.1:${port}`, model: 'big', mode: 'raw', http: { maxRetries: 1, baseDelayMs: 1, timeoutMs: 2000 } });
+    const seen: string[] = [];
+    deps.onEvent = (e, rec) => {
+      // The hold is in the record before the step it marks arrives.
+      if (e.type === 'step' && rec.holds.some((h) => h.t === e.step.index + 1)) seen.push(`held ${e.step.index + 1}`);
+    };
+    const rec = await startRun('What is 3+4?', deps).done;
+    expect(rec.status).toBe('done');
+    expect(rec.error).toBeNull();
+    expect(rec.answer).toBe('1');
+    expect(rec.steps.map((s) => s.source)).toEqual(['weak', 'weak', 'weak', 'weak']);
+    expect(rec.holds).toEqual([
+      { t: 2, reason: 'unreachable' },
+      { t: 3, reason: 'unreachable' },
+    ]);
+    expect(seen).toEqual(['held 2', 'held 3']);
+    // Two tries for step 2, none for step 3; both are in the ledger, as what the page tried to send.
+    expect(rec.transmissions).toHaveLength(2);
   });
 
   it('asks before sending; a refusal sends nothing and keeps the transcript', async () => {

@@ -15,6 +15,7 @@ import { loadExamples } from './examples.ts';
 import { History, type SolveRecord } from './history.ts';
 import { clearModelCaches, ModelManager } from './models.ts';
 import { smallerWebllmModel } from './presets.ts';
+import { networkBanner, type Unreachable } from './remote-gate.ts';
 import { startRun, type Run } from './runner.ts';
 import { reviewLink } from './link-guard.ts';
 import { ApiKeyStore } from './secrets.ts';
@@ -100,9 +101,13 @@ async function boot(): Promise<void> {
   const models = new ModelManager(caps, document.baseURI, (role, s) => settingsView.showStatus(role, s));
 
   const networkStatus = byId('network-status');
+  // Set when a run's remote request got no response at all; cleared when the next run starts.
+  let unreachable: Unreachable | null = null;
   const showNetwork = () => {
-    networkStatus.hidden = navigator.onLine;
-    networkStatus.textContent = navigator.onLine ? '' : 'Offline: routing to the remote model is paused. Steps that would have been sent are kept from the small model and marked.';
+    const text = networkBanner(navigator.onLine, unreachable);
+    networkStatus.hidden = text === null;
+    networkStatus.textContent = text ?? '';
+    networkStatus.dataset.reason = unreachable ? 'unreachable' : navigator.onLine ? '' : 'offline';
   };
   addEventListener('online', showNetwork);
   addEventListener('offline', showNetwork);
@@ -137,6 +142,8 @@ async function boot(): Promise<void> {
     stopButton.disabled = false;
     document.body.dataset.running = 'true';
     shown = null;
+    unreachable = null;
+    showNetwork();
     solveView.begin('Loading models…');
     loading = new AbortController();
     try {
@@ -180,6 +187,10 @@ async function boot(): Promise<void> {
         setup,
         onEvent: (e, rec) => {
           if (e.type === 'error' && e.error instanceof WebGpuMemoryError) gpuLost = e.error;
+          if (e.type === 'hold' && s.remote) {
+            unreachable = { host: new URL(s.remote.baseUrl).host, error: e.message };
+            showNetwork();
+          }
           solveView.onEvent(e, rec);
           if (e.type === 'step' || e.type === 'done') {
             shown = rec;

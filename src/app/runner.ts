@@ -1,6 +1,7 @@
 // One solve as the page runs it: the core loop with the offline gate, the optional confirmation of
 // every remote request, Stop, and a history record written after every step. No DOM here: the views
-// only listen to the events.
+// only listen to the events. A remote that cannot be reached holds its steps on the device (the page
+// never ends a run for that); HTTP errors still end it, as the user has something to fix.
 
 import { ConfigError, SendRefusedError } from '../core/errors.ts';
 import { parsePolicySpec } from '../core/policies/index.ts';
@@ -83,6 +84,7 @@ export function startRun(problem: string, deps: RunDeps): Run {
     sampling: { temperature: s.temperature, topP: s.topP, ...(s.seed !== null ? { seed: s.seed } : {}) },
     signal: controller.signal,
     seed: s.seed ?? undefined,
+    onUnreachable: 'hold',
     beforeSend: confirm
       ? async (t) => {
           if (!(await confirm(t, controller.signal))) throw new SendRefusedError(`You declined to send step text to ${t.host}. The steps so far are kept; press Solve to start again.`);
@@ -102,6 +104,9 @@ export function startRun(problem: string, deps: RunDeps): Run {
           const step = record.steps[i];
           if (step && step.score === null) step.score = score;
         });
+      } else if (e.type === 'hold') {
+        // Recorded before its step arrives, so the step is shown (and stored) marked.
+        record.holds.push({ t: e.t, reason: e.reason });
       } else if (e.type === 'remote') {
         record.transmissions.push(e.transmission);
       } else if (e.type === 'error') {

@@ -100,6 +100,8 @@ export class SolveView {
         return;
       case 'remote':
         return this.setStatus(`Step ${e.t}: request sent to ${e.transmission.host}.`);
+      case 'hold':
+        return this.setStatus(`Step ${e.t}: the remote model cannot be reached; the small model’s draft is kept.`);
       case 'step': {
         const t = e.step.index + 1;
         const hold = rec.holds.find((x) => x.t === t);
