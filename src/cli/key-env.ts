@@ -6,9 +6,11 @@ import { UsageError } from './command.ts';
 
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-// Prefixes of common API keys and tokens (OpenAI, Hugging Face, GitHub, GitLab, Slack, AWS, Google,
-// Replicate, Groq) and of Authorization header values; JWTs start with eyJ ('{"' in base64).
-const CREDENTIAL_PREFIX = /^(?:(?:sk|pk|rk)[-_]|hf_|gh[pousr]_|github_pat_|glpat-|xox[a-z]-|AKIA[0-9A-Z]{8}|AIza|r8_|gsk_|eyJ|(?:Bearer|Basic)\s)/i;
+// Prefixes of common API keys and tokens (OpenAI, Stripe, Hugging Face, GitHub, GitLab, Slack, AWS,
+// Google, Replicate, Groq) followed by their random part, and Authorization header values; JWTs start
+// with eyJ ('{"' in base64). A name such as hf_token stays a name.
+const CREDENTIAL_PREFIX =
+  /^(?:(?:sk|pk|rk)[-_]|(?:hf|gh[pousr]|r8|gsk)_[A-Za-z0-9]{12}|github_pat_|glpat-|xox[a-z]-|AKIA[0-9A-Z]{12}|AIza[0-9A-Za-z_-]{12}|eyJ|[Bb]earer\s|[Bb]asic\s)/;
 
 /**
  * Whether a value looks like a secret rather than a variable name: a known key prefix, or a long
