@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MATH_SYSTEM_PROMPT, problemMessages } from '../src/core/prompt.ts';
 import { DatasetError, loadDataset, parseDataset } from '../src/eval/datasets.ts';
 import { BENCHMARK_SOURCES, DATA_DIR_VARIABLE, findDataDir, missingFiles } from './helpers/benchmark-data.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
@@ -244,6 +245,56 @@ describe('parseDataset on small inputs', () => {
     expect(() => parseDataset('{"foo":1}', 'd.jsonl')).toThrow(/Cannot tell the format of d\.jsonl/);
     expect(() => parseDataset('\n\n', 'd.jsonl')).toThrow(DatasetError);
     expect(() => parseDataset('[1,2]', 'd.json')).toThrow(/line 1 is not a JSON object/);
+  });
+
+  it('recognises common field names of other files', () => {
+    const one = (line: string) => {
+      const d = parseDataset(line, 'x.jsonl');
+      return [d.format, d.problems[0]!.problem, d.problems[0]!.gold.answer];
+    };
+    expect(one('{"prompt":"1+1?","target":"2"}')).toEqual(['fields', '1+1?', '2']);
+    expect(one('{"input":"1+2?","Answer":3}')).toEqual(['fields', '1+2?', '3']);
+    expect(one('{"Problem":"2+2?","final_answer":"$4$"}')).toEqual(['fields', '2+2?', '4']);
+    expect(one('{"question":"x?","expected_answer":"\\\\frac{1}{2}"}')).toEqual(['fields', 'x?', '\\frac{1}{2}']);
+    // Chat messages: the last user turn is the problem.
+    expect(one('{"prompt":[{"role":"system","content":"s"},{"role":"user","content":"3+3?"}],"ground_truth":"6"}')).toEqual(['fields', '3+3?', '6']);
+  });
+
+  it('reads the fields named by --problem-field and --answer-field', () => {
+    const d = parseDataset(
+      '{"q":"Tom has 2+2 apples.","work":"2+2 = 4\\n#### 4"}\n{"q":"Half of 1?","work":"It is \\\\boxed{\\\\frac{1}{2}}."}\n',
+      'x.jsonl',
+      { problemField: 'q', answerField: 'work' },
+    );
+    expect(d.format).toBe('fields');
+    expect(d.problems.map((p) => p.gold.answer)).toEqual(['4', '\\frac{1}{2}']);
+    // One flag is enough; a dotted name reaches into an object.
+    const nested = parseDataset('{"problem":"p?","reward_model":{"ground_truth":"5"}}', 'x.jsonl', { answerField: 'reward_model.ground_truth' });
+    expect(nested.problems[0]!.gold.answer).toBe('5');
+    expect(() => parseDataset('{"q":"p","a":"1"}', 'x.jsonl', { problemField: 'q' })).toThrow(
+      /line 1 has no answer field \(answer, Answer, .*\); its fields are q, a\. Name it with --answer-field/,
+    );
+    expect(() => parseDataset('{"q":"p","a":"1"}', 'x.jsonl', { problemField: 'q', answerField: 'a', format: 'gsm8k' })).toThrow(/drop --format gsm8k/);
+    expect(() => parseDataset('{"q":"p","a":"1"}\n{"q":"r"}\n', 'x.jsonl', { problemField: 'q', answerField: 'a' })).toThrow(
+      /x\.jsonl line 2: the "a" field must be a gold answer/,
+    );
+  });
+
+  it('lists the fields it found when no layout and no common name fits', () => {
+    expect(() => parseDataset('{"task":"p","reference":"1"}', 'd.jsonl')).toThrow(
+      /first record has the fields task, reference, and none is a problem field .* Name the fields with --problem-field and --answer-field/,
+    );
+  });
+
+  it('drops the reference instruction a file appends to each problem, since the system turn gives it', () => {
+    const text = JSON.stringify({ problem: 'What is 1+1?\n\nPlease reason step by step, and put your final answer within \\boxed{}.', answer: '2' });
+    expect(parseDataset(text, 'x.jsonl').problems[0]!.problem).toBe('What is 1+1?');
+    // Only a trailing copy: the words inside a problem stay.
+    const inside = JSON.stringify({ problem: 'Please reason step by step, and put your final answer within \\boxed{}. Then say why.', answer: '2' });
+    expect(parseDataset(inside, 'x.jsonl').problems[0]!.problem).toMatch(/Then say why\.$/);
+    // `trim solve --problem` text goes through the prompt, which drops it the same way.
+    expect(problemMessages(`What is 1+1? ${MATH_SYSTEM_PROMPT}`)[1]).toEqual({ role: 'user', content: 'What is 1+1?' });
+    expect(problemMessages(`What is 1+1? ${MATH_SYSTEM_PROMPT}`, 'Answer briefly.')[1]!.content).toMatch(/boxed\{\}\.$/);
   });
 
   it('refuses duplicate ids, since results are keyed by id', () => {

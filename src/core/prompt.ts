@@ -74,11 +74,33 @@ export function templateIds(): string[] {
   return [...templates.keys()];
 }
 
+/**
+ * The problem without a trailing copy of `instruction` (whitespace aside). Many data files append the
+ * reference instruction to each problem; the system turn already gives it, and a model or PRM trained on
+ * the reference prompt never saw it twice.
+ */
+export function withoutInstruction(problem: string, instruction = MATH_SYSTEM_PROMPT): string {
+  const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
+  const want = squash(instruction);
+  if (!want) return problem;
+  const text = problem.trimEnd();
+  // Walk back over the problem's last characters until their squashed form is the instruction.
+  for (let i = text.length - 1; i >= 0 && text.length - i <= instruction.length * 2 + 16; i--) {
+    const tail = squash(text.slice(i));
+    if (tail.length > want.length) break;
+    if (tail === want && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const rest = text.slice(0, i).trimEnd();
+      return rest || problem;
+    }
+  }
+  return problem;
+}
+
 /** System + user turns of the reference prompt. */
 export function problemMessages(problem: string, system = MATH_SYSTEM_PROMPT): ChatMessage[] {
   return [
     { role: 'system', content: system },
-    { role: 'user', content: problem },
+    { role: 'user', content: withoutInstruction(problem, system) },
   ];
 }
 

@@ -1,6 +1,8 @@
 // Evaluation datasets: JSONL (or JSON array) files of math problems with gold answers, in the layouts
-// of the public benchmarks (see ../shared/data/README.md). Each layout is a format in a registry: how
-// to recognise it, where its problem and gold answer live, and which field gives a stable id.
+// of the public benchmarks (their sources: src/eval/README.md, "Benchmark files"). Each layout is a
+// format in a registry: how to recognise it, where its problem and gold answer live, and which field
+// gives a stable id. Other files are read by the generic `fields` layout: the problem and answer from
+// fields named on the command line (--problem-field, --answer-field) or from common names.
 //
 // ProcessBench has no gold answer, only model solutions labelled `final_answer_correct`. Ours: a
 // problem's gold is the final answer of its first solution (in file order) labelled correct, extracted
@@ -12,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { TrimError } from '../core/errors.ts';
 import { extractAnswer, lastBoxed } from '../core/grade/index.ts';
+import { withoutInstruction } from '../core/prompt.ts';
 
 /** A data file that cannot be read as an evaluation set; the message names the file and line. */
 export class DatasetError extends TrimError {}
@@ -83,7 +86,15 @@ export interface LoadOptions {
   format?: string;
   offset?: number;
   limit?: number;
+  /** The field holding the problem (the `fields` layout; a dotted path reaches into objects). */
+  problemField?: string;
+  /** The field holding the gold answer (the `fields` layout). */
+  answerField?: string;
 }
+
+/** Field names the `fields` layout recognises, in order of preference. */
+export const PROBLEM_FIELDS = ['problem', 'question', 'Problem', 'Question', 'prompt', 'input', 'query'] as const;
+export const ANSWER_FIELDS = ['answer', 'Answer', 'final_answer', 'target', 'expected_answer', 'ground_truth', 'gold'] as const;
 
 export function loadDataset(file: string, opts: LoadOptions = {}): Dataset {
   let text: string;
@@ -99,8 +110,13 @@ export function loadDataset(file: string, opts: LoadOptions = {}): Dataset {
 export function parseDataset(text: string, file: string, opts: LoadOptions = {}): Dataset {
   const lines = parseRecords(text, file);
   if (!lines.length) throw new DatasetError(`${file} holds no records; give a JSONL file with one problem per line.`);
-  const format = chooseFormat(lines[0]!, file, opts.format ?? 'auto');
-  const { problems, skipped = [] } = format.read(lines, file);
+  const named = opts.problemField !== undefined || opts.answerField !== undefined;
+  const format = named ? fieldsFormat(lines[0]!, file, opts) : chooseFormat(lines[0]!, file, opts.format ?? 'auto');
+  const read = format.read(lines, file);
+  // The system turn already asks for step-by-step reasoning and a boxed answer (src/core/prompt.ts);
+  // files that carry the same instruction in the problem would have it twice.
+  const problems = read.problems.map((p) => ({ ...p, problem: withoutInstruction(p.problem) }));
+  const skipped = read.skipped ?? [];
   const ids = new Map<string, number>();
   problems.forEach((p, i) => {
     const first = ids.get(p.id);
@@ -163,14 +179,50 @@ function chooseFormat(first: Line, file: string, name: string): DatasetFormat {
   }
   for (const f of formats.values()) if (f.detect(first.record, file)) return f;
   throw new DatasetError(
-    `Cannot tell the format of ${file}: its first record has the fields ${Object.keys(first.record).join(', ') || '(none)'}. ` +
-      `Give records with "problem" (or "question") and "answer", or pass --format (${formatNames().join(', ')}).`,
+    `Cannot tell the format of ${file}: its first record has the fields ${Object.keys(first.record).join(', ') || '(none)'}, ` +
+      `and none is a problem field (${PROBLEM_FIELDS.join(', ')}) next to an answer field (${ANSWER_FIELDS.join(', ')}). ` +
+      `Name the fields with --problem-field and --answer-field, or pass --format (${formatNames().join(', ')}).`,
+  );
+}
+
+/** --problem-field / --answer-field: the `fields` layout, with the named fields (the other recognised). */
+function fieldsFormat(first: Line, file: string, opts: LoadOptions): DatasetFormat {
+  if (opts.format !== undefined && opts.format !== 'auto' && opts.format !== 'fields')
+    throw new DatasetError(
+      `--problem-field and --answer-field read the plain "fields" layout; drop --format ${opts.format} (or drop the field flags to read the ${opts.format} layout).`,
+    );
+  const keys = Object.keys(first.record).join(', ') || '(none)';
+  const pick = (given: string | undefined, common: readonly string[], what: string, flag: string): string => {
+    if (given !== undefined) {
+      if (fieldValue(first.record, given) === undefined)
+        throw new DatasetError(`${file} line ${first.line} has no "${given}" field (${flag}); its fields are ${keys}.`);
+      return given;
+    }
+    const found = common.find((k) => fieldValue(first.record, k) !== undefined);
+    if (!found)
+      throw new DatasetError(`${file} line ${first.line} has no ${what} field (${common.join(', ')}); its fields are ${keys}. Name it with ${flag}.`);
+    return found;
+  };
+  return fieldsLayout(
+    pick(opts.problemField, PROBLEM_FIELDS, 'problem', '--problem-field'),
+    pick(opts.answerField, ANSWER_FIELDS, 'answer', '--answer-field'),
   );
 }
 
 // --- field access --------------------------------------------------------------------------------
 
 const has = (r: RawRecord, k: string) => r[k] !== undefined && r[k] !== null;
+
+/** A field by name, or by a dotted path into nested objects ("reward_model.ground_truth"). */
+function fieldValue(r: RawRecord, key: string): unknown {
+  if (has(r, key)) return r[key];
+  let v: unknown = r;
+  for (const part of key.split('.')) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    v = (v as RawRecord)[part];
+  }
+  return v === null ? undefined : v;
+}
 
 function text(l: Line, file: string, ...keys: string[]): string {
   for (const k of keys) {
@@ -298,6 +350,62 @@ registerFormat({
     gold: { answer: answerField(l, file, 'answer') },
   })),
 });
+
+registerFormat({
+  name: 'fields',
+  description: `any other layout: problem and answer from --problem-field / --answer-field, or from common names (${PROBLEM_FIELDS.join(', ')}; ${ANSWER_FIELDS.join(', ')})`,
+  detect: (r) => PROBLEM_FIELDS.some((k) => has(r, k)) && ANSWER_FIELDS.some((k) => has(r, k)),
+  read: (lines, file) => fieldsFormat(lines[0]!, file, {}).read(lines, file),
+});
+
+/**
+ * The generic layout. The problem is a string, or chat messages whose last user turn is the problem.
+ * The gold answer is a number, a string, or a list of answers; a worked solution gives the number after
+ * its "#### " line or its last \boxed{}, as GSM8K and MATH write them.
+ */
+function fieldsLayout(problemField: string, answerField: string): DatasetFormat {
+  return {
+    name: 'fields',
+    description: `problem from "${problemField}", gold answer from "${answerField}"`,
+    detect: () => true,
+    read: perRecord((l, file) => ({
+      id: recordId(l, 'unique_id', 'id', 'idx'),
+      problem: problemText(l, file, problemField),
+      gold: goldFromField(l, file, answerField),
+    })),
+  };
+}
+
+function problemText(l: Line, file: string, key: string): string {
+  const v = fieldValue(l.record, key);
+  if (typeof v === 'string' && v.trim()) return v;
+  if (Array.isArray(v)) {
+    const user = v.filter((m): m is { role: string; content: string } => typeof m?.content === 'string' && m?.role === 'user').at(-1);
+    if (user?.content.trim()) return user.content;
+  }
+  throw new DatasetError(`${file} line ${l.line}: the "${key}" field must be the problem text (or chat messages with a user turn).`);
+}
+
+function goldFromField(l: Line, file: string, key: string): Gold {
+  const v = fieldValue(l.record, key);
+  if (typeof v === 'number' && Number.isFinite(v)) return { answer: numberText(v) };
+  if (Array.isArray(v) && v.length && v.every((a) => typeof a === 'string' && a.trim())) {
+    const gold: Gold = { answer: (v as string[]).map(stripMathDelimiters).join(', ') };
+    if (v.length > 1) gold.multiple = true;
+    return gold;
+  }
+  if (typeof v === 'string' && v.trim()) {
+    const hash = v.lastIndexOf('####');
+    if (hash >= 0 && /(^|\n)####\s*\S/.test(v)) return { answer: v.slice(hash + 4).trim() };
+    const boxed = v.includes('\\boxed') ? lastBoxed(v) : null;
+    if (boxed) return { answer: boxed };
+    const t = v.trim();
+    return { answer: /^\$[^$]+\$$/.test(t) ? stripMathDelimiters(t) : t };
+  }
+  throw new DatasetError(
+    `${file} line ${l.line}: the "${key}" field must be a gold answer (a string, a number or a list of strings), got ${JSON.stringify(v) ?? 'nothing'}.`,
+  );
+}
 
 /** "$69$,$84$" → "69,84": the dollar signs delimit math mode, they are not part of the answer. */
 function stripMathDelimiters(a: string): string {

@@ -3,7 +3,7 @@
 // in one results.jsonl, and it reuses the recorded seed so the resumed problems replay the same way.
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 
 export const MANIFEST_FILE = 'run.json';
@@ -23,16 +23,33 @@ export interface ManifestOutcome {
   warning?: string;
 }
 
+/** A file path as run.json records it: relative to the working directory (absolute only across drives). */
+export function relativePath(file: string): string {
+  const rel = relative(process.cwd(), resolve(file));
+  return rel && !isAbsolute(rel) ? rel.split('\\').join('/') : resolve(file);
+}
+
 /**
  * Fresh run: records the identity and seed. Resume: checks the identity against the record and
- * returns the recorded seed (a different explicit --seed is refused).
+ * returns the recorded seed (a different explicit --seed is refused). The `pathKeys` of the identity
+ * are file paths, equal when they name the same file from the working directory (older records hold
+ * absolute paths).
  */
-export function settleManifest(dir: string, identity: Identity, seed: number | undefined, resume: boolean, hasResults: boolean): ManifestOutcome {
+export function settleManifest(
+  dir: string,
+  identity: Identity,
+  seed: number | undefined,
+  resume: boolean,
+  hasResults: boolean,
+  pathKeys: readonly string[] = [],
+): ManifestOutcome {
   const path = join(dir, MANIFEST_FILE);
   const previous = resume && existsSync(path) ? readManifest(path) : null;
   if (previous) {
+    const same = (k: string, a: unknown, b: unknown) =>
+      a === b || (pathKeys.includes(k) && typeof a === 'string' && typeof b === 'string' && resolve(a) === resolve(b));
     const diffs = Object.keys({ ...previous.identity, ...identity })
-      .filter((k) => previous.identity[k] !== identity[k])
+      .filter((k) => !same(k, previous.identity[k], identity[k]))
       .map((k) => `${k} was ${show(previous.identity[k])}, now ${show(identity[k])}`);
     if (seed !== undefined && seed !== previous.seed) diffs.push(`seed was ${previous.seed}, now ${seed}`);
     if (diffs.length)

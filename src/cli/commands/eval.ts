@@ -3,15 +3,15 @@
 // summary.json, a printed table and curve.svg.
 
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.ts';
 import { createPolicy, policyEntry } from '../../core/policies/index.ts';
 import { renderCurveSvg } from '../../eval/curve-svg.ts';
-import { formatNames, loadDataset, type Dataset } from '../../eval/datasets.ts';
+import { ANSWER_FIELDS, formatNames, loadDataset, PROBLEM_FIELDS, type Dataset, type LoadOptions } from '../../eval/datasets.ts';
 import { gradeSolution } from '../../eval/grading.ts';
 import { Progress } from '../../eval/progress.ts';
 import { ResultsLog } from '../../eval/results-log.ts';
-import { settleManifest, writeAtomic, type Identity } from '../../eval/run-manifest.ts';
+import { relativePath, settleManifest, writeAtomic, type Identity } from '../../eval/run-manifest.ts';
 import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
 import { UsageError, type Command } from '../command.ts';
@@ -21,6 +21,7 @@ const DEFAULT_CONCURRENCY = 8;
 
 const usage = `
 Usage: trim eval --data FILE.jsonl [--format auto|${formatNames().join('|')}] [--limit N] [--offset N]
+  [--problem-field NAME] [--answer-field NAME]
   [model, PRM, policy and sampling flags] --policy P [--sweep v1,v2,…] [--baselines]
   --out DIR [--concurrency ${DEFAULT_CONCURRENCY}] [--resume] [--seed N]
 
@@ -28,8 +29,15 @@ Solves every problem of a dataset at every operating point and grades the final 
 
 Data:
   --data FILE           JSONL (or a JSON array) of problems with gold answers: MATH-500, AIME, AMC,
-                        Minerva, OlympiadBench, GSM8K and ProcessBench layouts are recognised
+                        Minerva, OlympiadBench, GSM8K and ProcessBench layouts are recognised, and
+                        other files whose fields have common names (problem: ${PROBLEM_FIELDS.join(', ')};
+                        answer: ${ANSWER_FIELDS.join(', ')})
   --format NAME         the layout, when auto-detection (default) guesses wrong
+  --problem-field NAME  read the problem from this field (text, or chat messages: the last user turn);
+                        a dotted name reaches into objects (extra_info.question)
+  --answer-field NAME   read the gold answer from this field (a number, a string, a list of answers, or
+                        a worked solution ending in "#### N" or \\boxed{…}); either flag selects the
+                        "fields" layout, the other field is then found among the common names
   --offset N --limit N  evaluate problems N.. of the file, at most N of them (file order)
 ${modelFlagsUsage}
 Operating points:
@@ -61,8 +69,9 @@ Running:
   --resume              continue DIR: skip (problem, policy, knob) runs already recorded; a run that
                         was being written when a previous process died is discarded and rerun
 
-Example:
-  trim eval --data ../shared/data/math500_test.jsonl --limit 100 \\
+Example (MATH-500, prm800k/math_splits/test.jsonl of github.com/openai/prm800k, saved where you like;
+the other benchmarks' sources are in src/eval/README.md):
+  npx trim eval --data data/math500_test.jsonl --limit 100 \\
     --weak-url http://127.0.0.1:8001 --weak-model Qwen/Qwen2.5-1.5B-Instruct \\
     --strong-url http://127.0.0.1:8000 --strong-model Qwen/Qwen2.5-72B-Instruct \\
     --prm-url http://127.0.0.1:8002 --prm-model Qwen/Qwen2.5-Math-PRM-7B \\
@@ -76,6 +85,8 @@ export const command: Command = {
     const { values } = parseFlags(argv, {
       data: { type: 'string' },
       format: { type: 'string' },
+      'problem-field': { type: 'string' },
+      'answer-field': { type: 'string' },
       limit: { type: 'string' },
       offset: { type: 'string' },
       sweep: { type: 'string' },
@@ -96,14 +107,14 @@ export const command: Command = {
     const format = typeof values.format === 'string' ? values.format : 'auto';
     if (format !== 'auto' && !formatNames().includes(format))
       throw new UsageError(`--format must be auto or one of ${formatNames().join(', ')}; got "${format}".`);
-    const data = loadDataset(dataPath, { format, offset, ...(limit !== undefined ? { limit } : {}) });
+    const data = loadDataset(dataPath, { format, offset, ...(limit !== undefined ? { limit } : {}), ...fieldFlags(values) });
     if (!data.problems.length)
       throw new UsageError(`No problems selected: ${data.file} has ${data.total} gradable problems and --offset is ${offset}.`);
 
     mkdirSync(out, { recursive: true });
     const { log, rows: earlier, truncatedBytes } = ResultsLog.open(out, resume);
     try {
-      const manifest = settleManifest(out, identity(values, setup, data), setup.seed, resume, earlier.length > 0);
+      const manifest = settleManifest(out, identity(values, setup, data), setup.seed, resume, earlier.length > 0, ['data']);
       if (manifest.warning) process.stderr.write(`trim eval: ${manifest.warning}\n`);
       if (truncatedBytes) process.stderr.write(`trim eval: discarded an unfinished last line (${truncatedBytes} bytes) of the results; that run will be redone.\n`);
       describeData(data);
@@ -213,8 +224,11 @@ function operatingPoints(v: FlagValues, defaultKnob: number | null, baselines: b
 function identity(v: FlagValues, setup: RunSetup, data: Dataset): Identity {
   const s = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
   return {
-    data: resolve(data.file),
+    // Relative to the working directory, so a run.json committed with its results names no one's home.
+    data: relativePath(data.file),
     format: data.format,
+    ...(typeof v['problem-field'] === 'string' ? { problemField: v['problem-field'] } : {}),
+    ...(typeof v['answer-field'] === 'string' ? { answerField: v['answer-field'] } : {}),
     weakModel: s('weak-model'),
     weakMode: s('weak-mode') ?? DEFAULT_MODE,
     strongModel: s('strong-model'),
@@ -244,6 +258,17 @@ function report(out: string, rows: ResultRow[]): void {
   process.stderr.write(`trim eval: wrote ${join(out, 'summary.json')} and ${join(out, 'curve.svg')}\n`);
   if (summary.dropped)
     process.stderr.write(`trim eval: ${summary.dropped} problems are missing at some operating point and were left out of the summary.\n`);
+}
+
+function fieldFlags(v: FlagValues): Pick<LoadOptions, 'problemField' | 'answerField'> {
+  const out: Pick<LoadOptions, 'problemField' | 'answerField'> = {};
+  for (const [flag, key] of [['problem-field', 'problemField'], ['answer-field', 'answerField']] as const) {
+    const x = v[flag];
+    if (x === undefined) continue;
+    if (typeof x !== 'string' || !x.trim()) throw new UsageError(`--${flag} takes a field name of the data file's records.`);
+    out[key] = x.trim();
+  }
+  return out;
 }
 
 function requiredString(v: FlagValues, name: string, what: string): string {
