@@ -41,11 +41,13 @@ const LINES = [
 ];
 
 describe('trim grade', () => {
-  it('writes every line back with "correct" and "extracted", and a summary to stderr', async () => {
+  it('prints every line with "correct" and "extracted" added, a summary to stderr, and leaves the input alone', async () => {
     const input = join(dir, 'preds.jsonl');
-    await writeFile(input, LINES.map((l) => JSON.stringify(l)).join('\n') + '\n\n');
+    const text = LINES.map((l) => JSON.stringify(l)).join('\n') + '\n\n';
+    await writeFile(input, text);
     const run = await trim(['grade', '--input', input]);
     expect(run.code).toBe(0);
+    expect(await readFile(input, 'utf8')).toBe(text);
     const out = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out.map((o) => o.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     expect(out.map((o) => o.correct)).toEqual([true, false, false, true, false, true]);
@@ -64,6 +66,14 @@ describe('trim grade', () => {
     expect(JSON.parse(await readFile(out, 'utf8'))).toMatchObject({ correct: true, extracted: '48' });
     const strict = await trim(['grade', '--input', '-', '--strict-extraction'], line + '\n');
     expect(JSON.parse(strict.stdout)).toMatchObject({ correct: false, extracted: null });
+  });
+
+  it('writes the graded lines back over the input when --out names it', async () => {
+    const file = join(dir, 'in-place.jsonl');
+    await writeFile(file, JSON.stringify({ id: 'x', pred: '\\boxed{7}', gold: '7' }) + '\n');
+    const run = await trim(['grade', '--input', file, '--out', file]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ id: 'x', pred: '\\boxed{7}', gold: '7', correct: true, extracted: '7' });
   });
 
   it('stops at a bad line with its number and writes nothing', async () => {

@@ -1,5 +1,6 @@
 // `trim grade`: grades final answers in a JSONL file with the project's grader (src/core/grade).
-// Each line comes back unchanged plus "correct" and "extracted"; a summary goes to stderr.
+// Each line is printed unchanged plus "correct" and "extracted" (to stdout, or to --out); a summary
+// goes to stderr. The input file is never modified.
 // A line that is not a JSON object with string "pred" and "gold" stops the run with its line number
 // and nothing is written, unless --skip-bad is given: then the line is reported on stderr, counted in
 // the summary, and left out of the output.
@@ -17,21 +18,23 @@ const usage = `
 Usage: trim grade --input FILE.jsonl [--out FILE.jsonl] [--strict-extraction] [--skip-bad]
 
 Reads one JSON object per line: {"pred": a solution or an answer, "gold": the gold answer, …} and
-writes each line back with "correct": true|false and "extracted": the answer read from "pred" (or null
-when none was found) added. Optional per-line fields are used when present:
+prints each line to stdout (or writes it to --out) with "correct": true|false and "extracted": the
+answer read from "pred" (or null when none was found) added; the input file is left as it is.
+Optional per-line fields are used when present:
   "problem"       the problem text (answer order, multiple-choice options)
   "tolerance"     an absolute numeric tolerance (e.g. OlympiadBench's error)
   "allowReorder"  true when a list of answers may come in any order
 A summary (lines, accuracy, answers not found) goes to stderr.
 
   --input FILE          the JSONL file to grade ("-" reads stdin)
-  --out FILE            write the graded lines here instead of stdout
+  --out FILE            write the graded lines to this file instead of stdout (it may be the input
+                        file itself, which is then replaced once every line is graded)
   --strict-extraction   only take \\boxed{…}, "the answer is …", "#### n" or a bare answer; do not read
                         the value of a concluding sentence
   --skip-bad            report and skip lines that are not {"pred", "gold"} objects instead of stopping
 
 Example:
-  trim grade --input predictions.jsonl --out graded.jsonl
+  npx trim grade --input predictions.jsonl --out graded.jsonl
 `;
 
 interface Tally {
