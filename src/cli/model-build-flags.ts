@@ -19,8 +19,9 @@ export const outputFlagsUsage = `
   --out DIR             the model folder to write (refused if it exists and is not empty, unless --force)
   --head H              lm (vocabulary logits), value (one scalar per position, Skywork-o1-Open-PRM
                         style) or two-class (two logits per position, Qwen2.5-Math-PRM style)
-  --quantize q4         also write onnx/model_q4.onnx: 4-bit MatMulNBits weights (block 32), half-precision
-                        embeddings; load it in transformers.js with dtype 'q4'
+  --quantize q4         also write onnx/model_q4.onnx: 4-bit MatMulNBits weights (block 32) for the decoder
+                        layers and the lm head; the embedding table, norms and PRM heads stay float32;
+                        load it in transformers.js with dtype 'q4'
   --skip-fp32           with --quantize q4, write only the 4-bit model (config.json then defaults to q4)
   --external-data M     auto (default: weights over 1 GiB go to onnx/<file>_data, split at 1 GiB), always, never
   --force               replace an existing --out folder
