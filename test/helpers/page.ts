@@ -53,6 +53,9 @@ export async function launch(opts: { webgpu: boolean }): Promise<Browser> {
     args: [...BASE_FLAGS, ...(opts.webgpu ? ['--enable-unsafe-webgpu'] : [])],
     viewport: { width: 1280, height: 1000 },
   });
+  // Every wait without its own limit (selectors, run ends, dialogs) gets a generous one: SwiftShader and
+  // WASM are slow, and CI runs these beside other jobs on two cores. Waits are on DOM state, never on time.
+  context.setDefaultTimeout(90_000);
   return {
     context,
     close: async () => {
@@ -83,7 +86,7 @@ export async function openPage(context: BrowserContext, url: string): Promise<Pa
     void d.dismiss();
   });
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  await page.waitForSelector('body[data-ready="true"]');
   return { page, errors, dialogs };
 }
 
