@@ -31,7 +31,8 @@ the first error), a reflected Gaussian KDE binned bins × bins, and writes it as
 
   --labels FILE     step-labelled solutions, JSON lines in ProcessBench's layout:
                     {"id": "math-0", "steps": ["…", "…"], "label": 1}  (label = index of the first
-                    wrong step, -1 when all are correct); e.g. ../shared/data/processbench_math.jsonl
+                    wrong step, -1 when all are correct), e.g. ProcessBench's math split, saved
+                    where you like (its source: src/eval/README.md, "Benchmark files")
   --scores FILE     the PRM's scores of those solutions, JSON lines, one per solution:
                     {"id": "math-0", "scores": [0.98, 0.12]}  (one score in [0,1] per step). Lines
                     without "id" are matched to --labels by position, so the {"scores": [...]} lines
