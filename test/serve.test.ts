@@ -3,15 +3,19 @@
 // pass) and a random value-head PRM. The project's own clients (OpenAI step model, vLLM PRM scorer)
 // talk to it as they would to the real services.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAIStepModel } from '../src/backends/openai.ts';
-import { loadTjsPrm, type TjsPrm } from '../src/backends/tjs-prm.ts';
+import { tjsPrm, type TjsPrm } from '../src/backends/tjs-prm.ts';
 import { loadTjs, type TjsLoaded } from '../src/backends/tjs-runtime.ts';
 import { vllmPrmScorer } from '../src/backends/vllm-prm.ts';
 import { MATH_SYSTEM_PROMPT, qwen25, renderContinuation } from '../src/core/prompt.ts';
 import { effectiveWeights } from '../src/onnx/precision.ts';
 import { referenceForward } from '../src/onnx/reference.ts';
+import { accessRules } from '../src/serve/access.ts';
+import { promptBound, type PromptBound } from '../src/serve/prompt-bound.ts';
 import { createTrimServer, type TrimServer } from '../src/serve/server.ts';
 import { StopMatcher } from '../src/serve/stops.ts';
 import { tinyModel, type Fixture } from './helpers/fixtures.ts';
@@ -23,6 +27,7 @@ const STEPS = ['1) 3 + 4 = 7'];
 let lmFx: Fixture;
 let lm: TjsLoaded;
 let prm: TjsPrm;
+let prmBound: PromptBound;
 let srv: TrimServer;
 let url: string;
 
@@ -67,8 +72,10 @@ beforeAll(async () => {
   lmFx = await tinyModel({ head: 'lm', seed: 11 });
   const prmFx = await tinyModel({ head: 'value', seed: 12 });
   lm = await loadTjs({ model: lmFx.dir }, 'causal-lm');
-  prm = await loadTjsPrm({ model: prmFx.dir });
-  srv = createTrimServer({ lm: { name: 'tiny-lm', loaded: lm }, prm: { name: 'tiny-prm', scorer: prm, separator: '<extra_0>' } });
+  const prmLoaded = await loadTjs({ model: prmFx.dir });
+  prm = await tjsPrm(prmLoaded);
+  prmBound = promptBound(prmLoaded.tokenizer, prmLoaded.maxPositions);
+  srv = createTrimServer({ lm: { name: 'tiny-lm', loaded: lm }, prm: { name: 'tiny-prm', scorer: prm, separator: '<extra_0>', bound: prmBound } });
   url = await srv.listen(0);
 });
 
@@ -312,6 +319,229 @@ describe('trim serve: errors and load', () => {
   });
 });
 
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  json: any;
+}
+
+/** A request through node:http, which (unlike fetch) lets a test set Host and Origin as any client can. */
+function raw(base: string, path: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawAnswer> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: o.method ?? 'GET', headers: o.headers ?? {} }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, json: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+/**
+ * Uploads a body that never ends (chunked, no Content-Length) until the server answers: a server that
+ * read the whole body before answering would never answer. Resolves with the answer and the bytes sent.
+ */
+function endlessUpload(base: string, path: string): Promise<RawAnswer & { sent: number }> {
+  const u = new URL(base);
+  const cap = 512 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      answered = true;
+      const at = sent;
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode!, headers: res.headers, json: JSON.parse(text), sent: at });
+      });
+    });
+    req.on('error', (err) => answered || reject(err));
+    const pump = () => {
+      while (!answered) {
+        if (sent >= cap) return reject(new Error(`no answer after ${sent} bytes of body`));
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+    };
+    req.write('{"prompt": "');
+    pump();
+  });
+}
+
+/** Closes the HTTP side of a test server whose models belong to the main one. */
+function closeHttp(s: TrimServer): Promise<void> {
+  return new Promise<void>((r) => {
+    s.server.close(() => r());
+    s.server.closeAllConnections();
+  });
+}
+
+describe('trim serve: bounded work', () => {
+  it('refuses a prompt that cannot fit from its length in characters, before tokenising, with vLLM’s code', async () => {
+    const bound = promptBound(lm.tokenizer, lm.maxPositions);
+    // The tiny models' vocabulary is bytes plus <|im_start|>-like added tokens: 13 characters at most.
+    expect(bound).toEqual({ contextTokens: 4096, charsPerToken: 13, maxChars: 4096 * 13 });
+    const long = 'x'.repeat(bound.maxChars + 1);
+    const cases: [string, unknown, string][] = [
+      ['/v1/completions', { prompt: long }, 'prompt'],
+      ['/v1/completions', { prompt: ['short', long] }, 'prompt'],
+      ['/v1/completions', { prompt: Array.from({ length: 5000 }, () => 65) }, 'prompt'],
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: long.slice(0, 30_000) }, { role: 'assistant', content: long.slice(0, 30_000) }] }, 'messages'],
+      ['/pooling', { messages: [{ role: 'user', content: 'x'.repeat(prmBound.maxChars) }, { role: 'assistant', content: '1) x<extra_0>' }] }, 'messages'],
+    ];
+    for (const [path, body, param] of cases) {
+      const r = await post(path, body);
+      expect([path, r.status]).toEqual([path, 400]);
+      expect(r.json.error).toMatchObject({ type: 'invalid_request_error', param, code: 'context_length_exceeded' });
+      expect(r.json.error.message).toMatch(/^This model's maximum context length is 4096 tokens\. However, your (prompt|messages) has \d+ (characters|tokens)/);
+    }
+    // Just under the bound, the exact token count decides, as before.
+    const fits = await post('/v1/completions', { prompt: 'x'.repeat(4000), max_tokens: 1, temperature: 0 });
+    expect(fits.status).toBe(200);
+  });
+
+  it('answers 413 for a body over the limit, from its Content-Length or as soon as the bytes read pass it', async () => {
+    const declared = await raw(url, '/v1/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) },
+      body: 'x'.repeat(2 * 1024 * 1024),
+    });
+    expect(declared.status).toBe(413);
+    expect(declared.json.error).toMatchObject({ type: 'invalid_request_error', code: 'request_too_large' });
+    expect(declared.json.error.message).toContain('1048576 bytes');
+    const endless = await endlessUpload(url, '/v1/completions');
+    expect(endless.status).toBe(413);
+    expect(endless.json.error.code).toBe('request_too_large');
+    // Answered while the client was still sending, long before the server's drain cap would cut it.
+    expect(endless.sent).toBeLessThan(32 * 1024 * 1024);
+    // fetch, which reports a network error when the connection is reset under its upload, reads the 413.
+    const big = await post('/v1/completions', { prompt: 'x'.repeat(8_000_000) });
+    expect(big.status).toBe(413);
+    expect(big.json.error.code).toBe('request_too_large');
+    // The server is fine afterwards.
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it('reads at most --max-uploads bodies at once; one more gets a 503 with Retry-After', async () => {
+    const small = createTrimServer({ lm: { name: 'tiny-lm', loaded: lm }, maxUploads: 1 });
+    const base = await small.listen(0);
+    try {
+      const u = new URL(base);
+      const reading = new Promise((r) => small.server.once('request', r));
+      const first = new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: u.hostname, port: u.port, path: '/v1/completions', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', reject);
+        req.write('{"prompt": "Start with 3.", ');
+        // The server is reading this body once its request event has fired; then end it.
+        void reading.then(async () => {
+          const second = await raw(base, '/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt": "x", "max_tokens": 1}' });
+          expect(second.status).toBe(503);
+          expect(second.headers['retry-after']).toBe('1');
+          expect(second.json.error).toMatchObject({ type: 'server_error', code: 'too_many_uploads' });
+          req.end('"max_tokens": 1}');
+        }).catch(reject);
+      });
+      expect(await first).toBe(200);
+    } finally {
+      await closeHttp(small);
+    }
+  });
+});
+
+describe('trim serve: who may call it', () => {
+  const evil = 'https://evil.example';
+
+  it('by default answers pages on this machine only: a foreign Origin gets 403 and no CORS headers', async () => {
+    for (const origin of ['http://localhost:5173', 'http://127.0.0.1:8080', 'https://127.0.0.5', 'http://[::1]:3000']) {
+      const r = await raw(url, '/v1/models', { headers: { origin } });
+      expect([origin, r.status]).toEqual([origin, 200]);
+      expect(r.headers['access-control-allow-origin']).toBe(origin);
+      expect(r.headers.vary).toBe('Origin');
+    }
+    for (const origin of [evil, 'http://localhost.evil.example', 'null', 'http://192.168.1.7:8000']) {
+      const r = await raw(url, '/v1/completions', { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{"prompt": "x", "max_tokens": 1}' });
+      expect([origin, r.status]).toEqual([origin, 403]);
+      expect(r.json.error).toMatchObject({ type: 'invalid_request_error', code: 'origin_not_allowed' });
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    }
+    // fetch() without an Origin (curl, SDKs, the CLI) is no browser page and is served.
+    expect((await fetch(`${url}/v1/models`)).status).toBe(200);
+  });
+
+  it('answers a loopback page’s preflight, and refuses a foreign one', async () => {
+    const preflight = (origin: string) =>
+      raw(url, '/v1/chat/completions', {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      });
+    const ok = await preflight('http://localhost:5173');
+    expect(ok.status).toBe(204);
+    expect(ok.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+    expect(ok.headers['access-control-allow-methods']).toContain('POST');
+    expect(ok.headers['access-control-allow-headers']).toMatch(/Authorization.*Content-Type/);
+    const no = await preflight(evil);
+    expect(no.status).toBe(403);
+    expect(no.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('by default refuses a request addressed to a name other than a loopback one (DNS rebinding)', async () => {
+    const port = new URL(url).port;
+    for (const host of ['evil.example', `evil.example:${port}`, `192.168.1.7:${port}`, `localhost.evil.example:${port}`]) {
+      const r = await raw(url, '/health', { headers: { host } });
+      expect([host, r.status]).toEqual([host, 403]);
+      expect(r.json.error.code).toBe('host_not_allowed');
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST']) {
+      const r = await raw(url, '/health', { headers: { host } });
+      expect([host, r.status]).toEqual([host, 200]);
+    }
+  });
+
+  it('--cors and --allowed-hosts open exactly what they name', async () => {
+    const open = createTrimServer({ lm: { name: 'tiny-lm', loaded: lm }, cors: ['https://app.example:8443'], allowedHosts: ['mybox.lan'] });
+    const base = await open.listen(0);
+    const any = createTrimServer({ lm: { name: 'tiny-lm', loaded: lm }, cors: ['*'], allowedHosts: ['*'] });
+    const anyBase = await any.listen(0);
+    try {
+      const app = await raw(base, '/v1/models', { headers: { origin: 'https://app.example:8443', host: 'mybox.lan:8000' } });
+      expect(app.status).toBe(200);
+      expect(app.headers['access-control-allow-origin']).toBe('https://app.example:8443');
+      expect((await raw(base, '/v1/models', { headers: { origin: 'https://app.example' } })).status).toBe(403);
+      expect((await raw(base, '/v1/models', { headers: { origin: evil } })).status).toBe(403);
+      expect((await raw(base, '/v1/models', { headers: { host: 'other.lan' } })).status).toBe(403);
+      const star = await raw(anyBase, '/v1/models', { headers: { origin: evil, host: 'whatever.example' } });
+      expect(star.status).toBe(200);
+      expect(star.headers['access-control-allow-origin']).toBe('*');
+    } finally {
+      await Promise.all([closeHttp(open), closeHttp(any)]);
+    }
+  });
+
+  it('--host opens Host to the bound address, or to any IP address when bound to every interface', () => {
+    const one = accessRules('192.168.1.7');
+    expect(one.hostAllowed('192.168.1.7:8000')).toBe(true);
+    expect(one.hostAllowed('localhost:8000')).toBe(true);
+    expect(one.hostAllowed('10.0.0.1:8000')).toBe(false);
+    expect(one.hostAllowed('mybox.lan:8000')).toBe(false);
+    const all = accessRules('0.0.0.0');
+    expect(all.hostAllowed('10.0.0.1:8000')).toBe(true);
+    expect(all.hostAllowed('[fe80::1]:8000')).toBe(true);
+    expect(all.hostAllowed('evil.example:8000')).toBe(false);
+    expect(accessRules('0.0.0.0', { allowedHosts: ['mybox.lan'] }).hostAllowed('MyBox.lan:8000')).toBe(true);
+    expect(accessRules('::1').hostAllowed('[::1]:8000')).toBe(true);
+  });
+});
+
 describe('trim serve: /pooling', () => {
   it('answers one [p_neg, p_pos] per separator, the PRM’s own scores, and the vLLM client reads them', async () => {
     const steps = ['1) 3 + 4 = 7', '2) 7 - 5 = 2. Answer: \\boxed{2}'];
@@ -338,6 +568,37 @@ describe('trim serve: /pooling', () => {
   });
 });
 
+/** Starts `trim serve` as a child process; resolves once it prints its address. */
+async function startServe(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(process.execPath, ['src/cli/bin.mjs', 'serve', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const base = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`trim serve exited with ${code}: ${err}`)));
+  });
+  return { child, base };
+}
+
+async function stopServe(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  return exit;
+}
+
+/** A process's resident memory in MB, from /proc (Linux). */
+function rssMb(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]);
+  return Math.round(kb / 1024);
+}
+
 describe('trim serve CLI', () => {
   it('starts on a free port, answers, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['src/cli/bin.mjs', 'serve', '--model', lmFx.dir, '--port', '0', '--quiet'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -357,6 +618,70 @@ describe('trim serve CLI', () => {
     const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
+  });
+
+  it('with its flags: key from --api-key-env, --cors, --allowed-hosts; an 8 MB prompt is refused fast with /health answering and memory flat', async () => {
+    const key = 'sk-serve-test-0123456789';
+    const { child, base } = await startServe(
+      ['--model', lmFx.dir, '--port', '0', '--quiet', '--max-body', String(16 * 1024 * 1024), '--cors', 'https://app.example,https://b.example', '--allowed-hosts', 'mybox.lan', '--api-key-env', 'TRIM_TEST_SERVE_KEY'],
+      { TRIM_TEST_SERVE_KEY: key },
+    );
+    try {
+      const auth = { authorization: `Bearer ${key}` };
+      expect((await raw(base, '/v1/models')).status).toBe(401);
+      expect((await raw(base, '/v1/models', { headers: { authorization: 'Bearer sk-serve-test-wrong' } })).status).toBe(401);
+      expect((await raw(base, '/v1/models', { headers: auth })).status).toBe(200);
+      const app = await raw(base, '/v1/models', { headers: { ...auth, origin: 'https://b.example', host: 'mybox.lan' } });
+      expect(app.status).toBe(200);
+      expect(app.headers['access-control-allow-origin']).toBe('https://b.example');
+      expect((await raw(base, '/v1/models', { headers: { ...auth, origin: 'https://evil.example' } })).status).toBe(403);
+      expect((await raw(base, '/v1/models', { headers: { ...auth, host: 'evil.example' } })).status).toBe(403);
+
+      // Warm up (the model runs once), then an 8 MB prompt, the body limit raised so that it gets in.
+      const gen = (prompt: string) => raw(base, '/v1/completions', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ prompt, max_tokens: 2 }) });
+      expect((await gen(PROBLEM)).status).toBe(200);
+      const huge = 'x'.repeat(8_000_000);
+      const measure = async (count: number) => {
+        const before = rssMb(child);
+        const t0 = Date.now();
+        let settled = false;
+        const all = Promise.all(Array.from({ length: count }, () => gen(huge))).finally(() => (settled = true));
+        // /health keeps answering meanwhile: the event loop is never blocked for long.
+        let slowestHealth = 0;
+        let healthChecks = 0;
+        while (!settled) {
+          const h0 = Date.now();
+          expect((await raw(base, '/health', { headers: auth })).status).toBe(200);
+          slowestHealth = Math.max(slowestHealth, Date.now() - h0);
+          healthChecks++;
+        }
+        const answers = await all;
+        const ms = Date.now() - t0;
+        for (const a of answers) expect(a.json.error).toMatchObject({ code: 'context_length_exceeded', param: 'prompt' });
+        const after = rssMb(child);
+        console.log(`trim serve, ${count} × 8 MB prompt: refused in ${ms} ms; /health slowest ${slowestHealth} ms over ${healthChecks} checks; server RSS ${before} → ${after} MB`);
+        return { ms, slowestHealth, growth: after - before };
+      };
+      const one = await measure(1);
+      const four = await measure(4);
+      // Before the bound: ~11 s with /health blocked, and +1.3 GB (+1.75 GB for four). Bounds are generous for slow machines.
+      expect(one.ms).toBeLessThan(3000);
+      expect(four.ms).toBeLessThan(8000);
+      expect(Math.max(one.slowestHealth, four.slowestHealth)).toBeLessThan(2500);
+      expect(one.growth).toBeLessThan(200);
+      expect(four.growth).toBeLessThan(400);
+    } finally {
+      await stopServe(child);
+    }
+  });
+
+  it('refuses --api-key (the process list shows it), bad --cors origins and sizes with exit code 2', async () => {
+    const { main } = await import('../src/cli/main.ts');
+    expect(await main(['serve', '--model', lmFx.dir, '--api-key', 'x'])).toBe(2);
+    expect(await main(['serve', '--model', lmFx.dir, '--cors', 'https://app.example/path'])).toBe(2);
+    expect(await main(['serve', '--model', lmFx.dir, '--cors', 'app.example'])).toBe(2);
+    expect(await main(['serve', '--model', lmFx.dir, '--max-body', '10'])).toBe(2);
+    expect(await main(['serve', '--model', lmFx.dir, '--max-uploads', '0'])).toBe(2);
   });
 
   it('refuses bad flags with exit code 2', async () => {

@@ -1,5 +1,5 @@
 // Request bodies, read with bounded memory: one body may not pass `maxBytes` (refused from its
-// Content-Length when it declares one, else as soon as the bytes read pass the limit, without reading
+// Content-Length when it declares one, else as soon as the bytes read pass the limit, keeping none of
 // the rest), and no more than `maxConcurrent` bodies are read at once, so slow or huge uploads in
 // parallel cannot hold more than maxBytes × maxConcurrent.
 
@@ -10,8 +10,33 @@ import { ApiError } from './api-error.ts';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_UPLOADS = 8;
 
-/** An error after which the rest of the request must not be read: the connection is closed instead. */
+/** A refusal that leaves the body unread. */
 export class UnreadBodyError extends ApiError {}
+
+// What is discarded of a refused body before the connection is cut.
+const DRAIN_BYTES = 32 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * Lets a client whose body was refused (413, 503, 401, 403) read the answer: the rest of its body is
+ * read and thrown away, up to DRAIN_BYTES or DRAIN_MS, then the connection is cut. Cutting it at once
+ * would reset a client still sending, which then reports a network error instead of the answer
+ * (fetch does: "write EPIPE"). Call it before answering, so Node does not drain the body without bound.
+ */
+export function discardRest(req: IncomingMessage): void {
+  let seen = 0;
+  const cut = () => req.socket.destroy();
+  const timer = setTimeout(cut, DRAIN_MS);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > DRAIN_BYTES) cut();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  // The reader may have paused it, and a paused stream stays paused when a listener is added.
+  req.resume();
+}
 
 export interface BodyReader {
   /** The JSON body of a request; ApiErrors for a body too large, too many uploads, or bad JSON. */
@@ -45,7 +70,7 @@ export function bodyReader(maxBytes = DEFAULT_MAX_BODY_BYTES, maxConcurrent = DE
       const onData = (chunk: Buffer) => {
         size += chunk.length;
         if (size > maxBytes) {
-          // Stop the flow here; the caller answers 413 and closes the connection.
+          // Keep nothing more: the caller answers 413 and discards the rest (discardRest).
           req.pause();
           chunks.length = 0;
           return done(tooLarge(maxBytes));

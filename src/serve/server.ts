@@ -12,7 +12,7 @@ import type { TjsLoaded } from '../backends/tjs-runtime.ts';
 import type { TjsPrm } from '../backends/tjs-prm.ts';
 import { accessRules, type Access, type AccessOptions } from './access.ts';
 import { ApiError, badParam } from './api-error.ts';
-import { bodyReader, UnreadBodyError } from './body.ts';
+import { bodyReader, discardRest, UnreadBodyError } from './body.ts';
 import { renderChat } from './chat-format.ts';
 import { textGenerator, type GenerateRequest, type GenerateResult, type Generator } from './generator.ts';
 import { checkPromptChars, checkPromptIds, promptBound, type PromptBound } from './prompt-bound.ts';
@@ -383,9 +383,8 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     handle(req, res)
       .catch((err: unknown) => {
         if (err instanceof AbortedError || (res.destroyed && isAbort(err))) return void res.destroy();
-        // A body left unread (refused before or while reading it): close the connection rather than
-        // read the rest of it to keep the connection alive.
-        if (err instanceof UnreadBodyError || !req.complete) res.setHeader('Connection', 'close');
+        // A body refused before or while reading it: thrown away, within bounds, so the client reads the answer.
+        if (err instanceof UnreadBodyError || !req.complete) discardRest(req);
         sendError(res, err instanceof ApiError ? err : new ApiError(500, `Internal error: ${errorMessage(err)}`));
       })
       .finally(() => o.log?.(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0} ms`));
