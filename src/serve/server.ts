@@ -336,6 +336,8 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     // Browsers call this server from pages on this machine (the offline demo's strong model); a page
     // from anywhere else gets neither an answer nor CORS headers.
     const origin = req.headers.origin;
+    // Answers differ by Origin: no cache may give one page's answer to another.
+    res.setHeader('Vary', 'Origin');
     if (origin !== undefined) {
       const allowed = access.allowOrigin(origin);
       if (allowed === null)
@@ -347,7 +349,6 @@ export function createTrimServer(o: ServeOptions): TrimServer {
           'origin_not_allowed',
         );
       res.setHeader('Access-Control-Allow-Origin', allowed);
-      res.setHeader('Vary', 'Origin');
     }
     if (req.method === 'OPTIONS') {
       res.setHeader('Allow', 'GET, POST, OPTIONS');

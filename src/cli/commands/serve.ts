@@ -6,7 +6,7 @@ import { tjsPrm } from '../../backends/tjs-prm.ts';
 import { prmHead, type PrmHead } from '../../backends/prm-layout.ts';
 import { loadTjs, TJS_DTYPES, type TjsDtype } from '../../backends/tjs-runtime.ts';
 import { QWEN_PRM_SEPARATOR } from '../../backends/vllm-prm.ts';
-import { checkCorsList } from '../../serve/access.ts';
+import { checkCorsList, isLoopbackName } from '../../serve/access.ts';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOADS } from '../../serve/body.ts';
 import { promptBound } from '../../serve/prompt-bound.ts';
 import { createTrimServer } from '../../serve/server.ts';
@@ -145,6 +145,8 @@ export const command: Command = {
     const url = await server.listen(port, host);
     const names = [lm && `model "${lm.name}"`, prmServed && `PRM "${prmServed.name}" (${prmServed.scorer.head})`].filter(Boolean).join(', ');
     process.stdout.write(`listening on ${url} serving ${names}\n`);
+    if (!apiKey && !isLoopbackName(host))
+      process.stderr.write(`trim serve: listening on ${host} without a key: anyone who can reach this machine can use the models. Set one with --api-key-env VAR.\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
