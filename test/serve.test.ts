@@ -631,6 +631,8 @@ describe('trim serve CLI', () => {
       expect((await raw(base, '/v1/models')).status).toBe(401);
       expect((await raw(base, '/v1/models', { headers: { authorization: 'Bearer sk-serve-test-wrong' } })).status).toBe(401);
       expect((await raw(base, '/v1/models', { headers: auth })).status).toBe(200);
+      // The liveness probe needs no key (as in vLLM); the API does.
+      expect((await raw(base, '/health')).status).toBe(200);
       const app = await raw(base, '/v1/models', { headers: { ...auth, origin: 'https://b.example', host: 'mybox.lan' } });
       expect(app.status).toBe(200);
       expect(app.headers['access-control-allow-origin']).toBe('https://b.example');

@@ -369,7 +369,8 @@ export function createTrimServer(o: ServeOptions): TrimServer {
       res.setHeader('Allow', route.method);
       throw new ApiError(405, `${path} takes ${route.method}, not ${req.method}.`);
     }
-    if (!authorized(req)) throw new ApiError(401, 'Missing or wrong API key: send "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
+    // As vLLM does, the key guards the API, not the liveness probe (load balancers and orchestrators call it bare).
+    if (path !== '/health' && !authorized(req)) throw new ApiError(401, 'Missing or wrong API key: send "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
     const controller = new AbortController();
     // The client hung up: stop its generation, or drop it from the queue.
     res.on('close', () => {
