@@ -107,9 +107,9 @@ describe('a link tightens, never loosens', () => {
     ]);
     const samePage = readUrlConfig('?weak=tjs:https://trim.example.org/models/lm&prm=tjs:/other/prm', defaultSettings()).settings;
     expect(destinations(samePage, PAGE).filter((d) => d.roles.some((r) => r !== 'strong'))).toEqual([]);
-    // WebLLM models come from its own model hosts.
+    // A WebLLM id names no host (its downloads come from WebLLM's own list).
     const webllm = readUrlConfig('?weak=webllm:Qwen2.5-0.5B-Instruct-q4f32_1-MLC', defaultSettings()).settings;
-    expect(reviewLink({ link: webllm, stored: defaultSettings(), pageUrl: PAGE, agreed: [] }).newHosts.map((d) => d.host)).toEqual(['huggingface.co', 'raw.githubusercontent.com']);
+    expect(reviewLink({ link: webllm, stored: defaultSettings(), pageUrl: PAGE, agreed: [] }).newHosts).toEqual([]);
   });
 
   it('counts a remote on the page’s own origin: it receives the problems, the page does not', () => {

@@ -56,8 +56,23 @@ async function solve(page: Page, problem?: string): Promise<void> {
   await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 120_000 });
 }
 
-/** Settings applied through the form persist in localStorage; tests that apply some forget them after. */
-const forgetSettings = (page: Page) => page.evaluate(() => localStorage.clear());
+/**
+ * Settings and keys applied through the form persist in localStorage; tests that apply some forget them
+ * after. The hosts the test user agreed to from links (trim.linkOrigins) are their standing answer and stay.
+ */
+const forgetSettings = (page: Page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k !== 'trim.linkOrigins').forEach((k) => localStorage.removeItem(k)));
+
+/**
+ * A link that reaches a new host waits for the user's agreement (src/app/link-guard.ts): agree as the
+ * user would, after checking the dialog names exactly the expected hosts.
+ */
+async function agreeToLink(page: Page, hosts: string[]): Promise<void> {
+  await page.waitForSelector('#link-dialog[open]');
+  expect(await page.$$eval('#link-hosts li', (lis) => lis.map((li) => li.querySelector('strong')!.textContent))).toEqual(hosts);
+  await page.getByRole('button', { name: 'Use these settings' }).click();
+  await page.waitForSelector('body[data-link="agreed"]');
+}
 
 const sources = (page: Page) => page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.source));
 const ledgerCell = async (page: Page, scope: 'problem' | 'session', field: string) =>
@@ -70,6 +85,16 @@ beforeAll(async () => {
   remote = await startOpenAIServer();
   [gpu, noGpu] = await Promise.all([launch({ webgpu: true }), launch({ webgpu: false })]);
 }, 300_000);
+
+// The test user has agreed once, in each profile, to links that use the shared loopback remote, as a
+// user who follows their own set-up links would; scenarios with other servers meet the question afresh.
+beforeAll(async () => {
+  for (const b of [gpu, noGpu]) {
+    const { page } = await openPage(b.context, pageUrl({ policy: 'weak-only' }));
+    await agreeToLink(page, [new URL(remote.url).host]);
+    await page.close();
+  }
+}, 60_000);
 
 afterAll(async () => {
   await Promise.all([gpu?.close(), noGpu?.close(), remote?.close(), site?.close()]);
@@ -258,6 +283,7 @@ describe('the page', { timeout: 120_000 }, () => {
     try {
       locked.respond = () => ({ text: 'Remote says \\boxed{5}.' });
       const { page } = await openPage(gpu.context, pageUrl({ policy: 'strong-only', maxSteps: 2, remote: locked.url, confirm: 1 }));
+      await agreeToLink(page, [new URL(locked.url).host]);
       await page.fill('#api-key', 'sk-page-secret');
       await page.getByRole('button', { name: 'Apply' }).click();
       expect(await page.evaluate(() => JSON.stringify(localStorage))).not.toContain('sk-page-secret');
@@ -304,6 +330,135 @@ describe('the page', { timeout: 120_000 }, () => {
       await page.close();
     } finally {
       await locked.close();
+    }
+  });
+
+  it('a link cannot redirect the user’s work: another host gets nothing until the user agrees, never the key, and "Ask me" stays on', async () => {
+    const mine = await startOpenAIServer({ apiKey: 'sk-mine-0123456789abcdef' });
+    const other = await startOpenAIServer();
+    try {
+      mine.respond = () => ({ text: 'Mine says \\boxed{2}.' });
+      other.respond = () => ({ text: 'Other says \\boxed{2}.' });
+      // The user sets their remote, key (remembered) and "Ask me" in the form, and applies.
+      const { page } = await openPage(gpu.context, pageUrl({ remote: '', policy: 'strong-only', maxSteps: 1 }));
+      await page.fill('#remote-url', mine.url);
+      await page.fill('#remote-model', 'big');
+      await page.selectOption('#remote-mode', 'raw');
+      await page.fill('#api-key', 'sk-mine-0123456789abcdef');
+      await page.check('#remember-key');
+      await page.check('#confirm-remote');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await expect.poll(() => page.textContent('#settings-message')).toBe('Settings applied.');
+      expect(await page.textContent('#key-status')).toBe(`A key is set for ${new URL(mine.url).host}, remembered in this browser. It is sent to ${new URL(mine.url).host} only.`);
+
+      // Someone sends them a link to another server that also tries to turn confirmation off.
+      const link = `${site.url}?${new URLSearchParams({ remote: other.url, remoteModel: 'x', remoteMode: 'raw', strong: '', policy: 'strong-only', confirm: '0', problem: 'What is 1 + 1?' })}`;
+      await page.goto(link);
+      await page.waitForSelector('body[data-ready="true"]');
+      await page.waitForSelector('#link-dialog[open]');
+      expect(await page.$$eval('#link-hosts li', (lis) => lis.map((li) => li.textContent))).toEqual([
+        `${new URL(other.url).host} — remote model: receives the problem and the steps it is asked to write`,
+      ]);
+      // Until the user answers, their own settings are in use and the other host has heard nothing.
+      expect(await page.inputValue('#remote-url')).toBe(mine.url);
+      expect(await page.isChecked('#confirm-remote')).toBe(true);
+      expect(await page.textContent('#notices')).toMatch(/confirm=0 was ignored: a link can turn "Ask me before each request" on, never off/);
+      expect(other.requests).toHaveLength(0);
+      expect(other.preflights).toHaveLength(0);
+
+      // Declining keeps everything of theirs; only the problem text is taken from the link.
+      await page.getByRole('button', { name: 'Keep my settings' }).click();
+      await page.waitForSelector('body[data-link="declined"]');
+      expect(await page.inputValue('#remote-url')).toBe(mine.url);
+      expect(await page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toBe('What is 1 + 1?');
+      expect(new URL(page.url()).searchParams.get('remote')).toBe(mine.url);
+      let runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+      await page.getByRole('button', { name: 'Solve', exact: true }).click();
+      await page.waitForSelector('#confirm-dialog[open]', { timeout: 60_000 });
+      expect(await page.textContent('#confirm-host')).toBe(new URL(mine.url).host);
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs);
+      expect(await page.textContent('#run-error')).toBe('');
+      expect(mine.generations).toHaveLength(1);
+      expect(mine.generations[0]!.headers.authorization).toBe('Bearer sk-mine-0123456789abcdef');
+      expect(other.requests).toHaveLength(0);
+      expect(other.preflights).toHaveLength(0);
+
+      // Agreeing: the link's server is used, confirmation stays on, and the key stays with its own server.
+      await page.goto(link);
+      await page.waitForSelector('body[data-ready="true"]');
+      await agreeToLink(page, [new URL(other.url).host]);
+      expect(other.requests).toHaveLength(0);
+      expect(await page.inputValue('#remote-url')).toBe(other.url);
+      expect(await page.isChecked('#confirm-remote')).toBe(true);
+      expect(await page.textContent('#key-status')).toMatch(/^No API key for 127\.0\.0\.1:\d+: requests go without one/);
+      runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+      await page.getByRole('button', { name: 'Solve', exact: true }).click();
+      await page.waitForSelector('#confirm-dialog[open]', { timeout: 60_000 });
+      expect(await page.textContent('#confirm-host')).toBe(new URL(other.url).host);
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs);
+      expect(await page.textContent('#run-error')).toBe('');
+      expect(other.generations).toHaveLength(1);
+      expect(other.requests.every((r) => r.headers.authorization === undefined)).toBe(true);
+      // The page did not even ask the other server whether it may send an Authorization header.
+      expect(other.preflights.every((p) => !/authorization/i.test(p.headers['access-control-request-headers'] ?? ''))).toBe(true);
+      expect(mine.generations).toHaveLength(1);
+      await forgetSettings(page);
+      await page.close();
+    } finally {
+      await Promise.all([mine.close(), other.close()]);
+    }
+  });
+
+  it('removes credential-shaped values under any name, and unknown parameters, from the address bar without echoing them', async () => {
+    const key = 'sk-abcdef0123456789abcdef';
+    const hf = 'hf_AbCdEfGhIjKlMnOpQrStUvWx';
+    const problem = 'A sk-learning task: what is 2 + 2?';
+    const { page } = await openPage(gpu.context, `${site.url}?${new URLSearchParams({ k: key, foo: hf, colour: 'red', policy: 'weak-only', problem })}`);
+    const params = new URL(page.url()).searchParams;
+    expect([...params.keys()]).toEqual(['policy', 'problem']);
+    expect(params.get('problem')).toBe(problem);
+    expect(page.url()).not.toContain('sk-abc');
+    expect(page.url()).not.toContain('hf_');
+    expect(await page.getByRole('textbox', { name: 'Problem', exact: true }).inputValue()).toBe(problem);
+    const notices = (await page.textContent('#notices')) ?? '';
+    expect(notices).toMatch(/Ignored and removed from the address bar: "k", "foo"/);
+    expect(notices).toMatch(/Unknown parameter "colour" was ignored and removed from the address bar/);
+    expect(notices).not.toContain(key);
+    expect(notices).not.toContain(hf);
+    // Nothing of them was kept either.
+    expect(await page.evaluate(() => JSON.stringify([localStorage, sessionStorage]))).not.toMatch(/sk-abc|hf_AbC/);
+    await page.close();
+  });
+
+  it('uses the remote a link (or the form) names as the strong model when no strong= is given', async () => {
+    const named = await startOpenAIServer();
+    try {
+      named.respond = () => ({ text: 'The named remote says \\boxed{3}.' });
+      // The stored settings are the offline demo's, whose strong model runs on the device.
+      const base = { weak: 'tjs:./models/tiny-lm', prm: 'tjs:./models/tiny-prm#value', temperature: '0', maxStepTokens: '24', policy: 'strong-only', maxSteps: '1' };
+      const { page } = await openPage(gpu.context, `${site.url}?${new URLSearchParams({ ...base, remote: named.url, remoteModel: 'big', remoteMode: 'raw' })}`);
+      await agreeToLink(page, [new URL(named.url).host]);
+      expect(await page.inputValue('#strong-spec')).toBe('');
+      await solve(page, 'What is 1 + 2?');
+      expect(await page.textContent('#run-error')).toBe('');
+      expect(await sources(page)).toEqual(['strong']);
+      expect(await page.textContent('#steps li[data-source="strong"] .where')).toBe('Remote');
+      expect(named.generations).toHaveLength(1);
+      // The form: typing a remote over the demo's settings does the same unless the strong field is edited.
+      await page.goto(`${site.url}?seed=1`);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(await page.inputValue('#strong-spec')).toBe('tjs:./models/organism/strong');
+      await page.fill('#remote-url', named.url);
+      await page.fill('#remote-model', 'big');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await expect.poll(() => page.textContent('#settings-message')).toBe('Settings applied.');
+      expect(await page.inputValue('#strong-spec')).toBe('');
+      await forgetSettings(page);
+      await page.close();
+    } finally {
+      await named.close();
     }
   });
 

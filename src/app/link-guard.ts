@@ -6,9 +6,6 @@
 
 import type { Settings } from './settings.ts';
 
-/** Where WebLLM's prebuilt models and their libraries are downloaded from (its built-in model list). */
-export const WEBLLM_ORIGINS: readonly string[] = ['https://huggingface.co', 'https://raw.githubusercontent.com'];
-
 export type DestinationRole = 'remote' | 'weak' | 'prm' | 'strong';
 
 export interface Destination {
@@ -32,8 +29,10 @@ export function describeRoles(roles: readonly DestinationRole[]): string {
 }
 
 /**
- * The hosts outside the page's own origin that `s` sends anything to or fetches anything from. The
- * remote counts even on the page's own origin: it receives the user's problems, the page does not.
+ * The hosts outside the page's own origin that the URLs in `s` send anything to or fetch anything
+ * from. The remote counts even on the page's own origin: it receives the user's problems, the page
+ * does not. A WebLLM model id names no host: its downloads come from WebLLM's own model list, which a
+ * link cannot change.
  */
 export function destinations(s: Settings, pageUrl: string): Destination[] {
   const page = new URL(pageUrl).origin;
@@ -46,7 +45,6 @@ export function destinations(s: Settings, pageUrl: string): Destination[] {
   };
   if (s.remote) add(originOf(s.remote.baseUrl, pageUrl), 'remote', true);
   if (s.weak.kind === 'tjs') add(originOf(s.weak.url, pageUrl), 'weak');
-  else WEBLLM_ORIGINS.forEach((o) => add(o, 'weak'));
   if (s.prm.kind === 'tjs') add(originOf(s.prm.url, pageUrl), 'prm');
   if (s.strongLocal) add(originOf(s.strongLocal, pageUrl), 'strong');
   return [...found.values()];

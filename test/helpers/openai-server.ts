@@ -118,6 +118,8 @@ export interface TestServer {
   readonly requests: ReceivedRequest[];
   /** Requests to the two generation routes. */
   readonly generations: ReceivedRequest[];
+  /** CORS preflights (OPTIONS), kept apart from `requests`: they carry no body, but show a page reached the server. */
+  readonly preflights: { path: string; headers: Record<string, string> }[];
   /** Replies used, in order, before `respond`. */
   enqueue(...replies: Reply[]): void;
   respond: Responder;
@@ -182,6 +184,7 @@ export function prmSteps(req: ReceivedRequest, separator = '<extra_0>'): string[
 
 export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const requests: ReceivedRequest[] = [];
+  const preflights: TestServer['preflights'] = [];
   const queue: Reply[] = [];
   const sockets = new Set<Socket>();
   const waiters: { n: number; resolve: () => void }[] = [];
@@ -190,6 +193,7 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('access-control-allow-origin', '*');
     if (req.method === 'OPTIONS') {
+      preflights.push({ path: (req.url ?? '/').split('?')[0]!, headers: { ...req.headers } as Record<string, string> });
       res.writeHead(204, { 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'GET, POST' }).end();
       return;
     }
@@ -325,12 +329,14 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
   const server: TestServer = {
     url: `http://127.0.0.1:${port}`,
     requests,
+    preflights,
     get generations() {
       return requests.filter((r) => r.path === '/v1/completions' || r.path === '/v1/chat/completions');
     },
     enqueue: (...replies) => void queue.push(...replies),
     reset: () => {
       requests.length = 0;
+      preflights.length = 0;
       queue.length = 0;
       server.respond = opts.respond ?? defaultRespond;
     },
