@@ -176,6 +176,17 @@ export function buildRun(v: FlagValues, env: NodeJS.ProcessEnv = process.env): R
   }
 }
 
+/** The PRM alone, for commands that score without solving (trim check, first-error eval); undefined when no PRM flag is given. */
+export function buildScorer(v: FlagValues, env: NodeJS.ProcessEnv = process.env): StepScorer | undefined {
+  try {
+    checkLocalFlagsHaveFolders(v);
+    return scorerFor(v, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** parseArgs with the model flags plus a command's own; unknown or malformed flags become UsageErrors. */
 export function parseFlags<O extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], own: O) {
   return { values: parseOptions(argv, { ...modelFlagOptions, ...own }) };
@@ -219,7 +230,7 @@ function needsScorer(v: FlagValues, artefacts: Record<string, unknown>): boolean
 }
 
 /** The chat template for raw mode, by model family; Qwen2.5's unless the name says Llama 3. */
-function templateFor(model: string): string {
+export function templateFor(model: string): string {
   return /llama-?3/i.test(model) ? 'llama3' : 'qwen2.5';
 }
 

@@ -28,7 +28,7 @@ Example:
   trim score --prm-path models/prm --problem "What is 2+3*4?" --steps-file steps.json --json
 `;
 
-function readInput(file: string, flag: string): string {
+export function readInput(file: string, flag: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
@@ -37,7 +37,7 @@ function readInput(file: string, flag: string): string {
   }
 }
 
-function readSteps(file: string): string[] {
+export function readSteps(file: string): string[] {
   let steps: unknown;
   try {
     steps = JSON.parse(readInput(file, '--steps-file'));
