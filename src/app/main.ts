@@ -11,6 +11,7 @@ import { validateProblem } from '../core/solve.ts';
 import { budgetNote, type calibrateForBudget } from './budget.ts';
 import { describeCapabilities, preflight, type Capabilities } from './capabilities.ts';
 import { byId, h } from './dom.ts';
+import { registerServiceWorker as registerUpdatingServiceWorker } from './sw-update.ts';
 import { loadExamples } from './examples.ts';
 import { History, type SolveRecord } from './history.ts';
 import { clearModelCaches, ModelManager } from './models.ts';
@@ -356,7 +357,8 @@ function safeLocalStorage(): Storage | null {
 
 function registerServiceWorker(): void {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
-  navigator.serviceWorker.register('./sw.js', { scope: './' }).catch((err) => console.warn('Offline support is unavailable:', errorMessage(err)));
+  const ui = { banner: byId('update-banner'), reload: byId<HTMLButtonElement>('update-reload') };
+  registerUpdatingServiceWorker(navigator.serviceWorker, ui).catch((err) => console.warn('Offline support is unavailable:', errorMessage(err)));
 }
 
 boot().catch((err) => {

@@ -1,5 +1,6 @@
 // A small static file server for the built page (and, in tests, for fixture models beside it).
-// No dependency: the page is a static site, so all it needs is correct MIME types and no path escape.
+// No dependency: the page is a static site, so all it needs is correct MIME types, no path escape, and
+// the security headers a meta tag cannot carry.
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -25,6 +26,35 @@ const MIME: Record<string, string> = {
   '.onnx': 'application/octet-stream',
   '.onnx_data': 'application/octet-stream',
   '.bin': 'application/octet-stream',
+};
+
+/**
+ * The page's Content-Security-Policy: the one index.html carries in its meta tag, plus what only a header
+ * can say (frame-ancestors: no other site may frame the page and trick clicks on it). Sent on every file,
+ * because workers take their policy from their own script's response: ONNX Runtime (in the model
+ * workers) needs 'wasm-unsafe-eval' and imports its wasm factory from a blob: URL, and the remote model
+ * may be any host (connect-src *). The browser tests run the page and its workers under this header.
+ */
+export const PAGE_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
+  "worker-src 'self' blob:",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  'connect-src *',
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Headers every file gets (README, "The page", shows them in a static host's _headers format). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': PAGE_CSP,
+  'X-Content-Type-Options': 'nosniff',
+  // The remote model's server is told nothing about the page that called it.
+  'Referrer-Policy': 'no-referrer',
 };
 
 export interface StaticServerOptions {
@@ -66,7 +96,7 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
   const roots = [...Object.entries(opts.mounts ?? {}), ['/', opts.dir] as [string, string]].sort((a, b) => b[0].length - a[0].length);
   const server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      res.writeHead(405, { ...SECURITY_HEADERS, Allow: 'GET, HEAD' }).end();
       return;
     }
     let file = resolvePath(req.url ?? '/', roots);
@@ -77,17 +107,17 @@ export async function startStaticServer(opts: StaticServerOptions): Promise<Stat
       const type = MIME[extname(file).toLowerCase()] ?? 'application/octet-stream';
       const immutable = /[/\\]assets[/\\]/.test(file);
       res.writeHead(200, {
+        ...SECURITY_HEADERS,
         'Content-Type': type,
         'Content-Length': info.size,
         'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
         // Models and the page may be used from another origin (a page on one host, models on another).
         'Access-Control-Allow-Origin': '*',
-        'X-Content-Type-Options': 'nosniff',
       });
       if (req.method === 'HEAD') return void res.end();
       createReadStream(file).pipe(res);
     } catch {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n');
+      res.writeHead(404, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n');
     }
   });
   await new Promise<void>((ok, fail) => {

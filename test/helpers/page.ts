@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { build } from 'vite';
+import { build, type PluginOption } from 'vite';
 import { SIZE_REPORT, type SizeReport } from '../../src/app/build/vite-plugins.ts';
 import { startStaticServer, type StaticServer } from '../../src/cli/static-server.ts';
 import { REPO_ROOT } from './paths.ts';
@@ -37,6 +37,27 @@ export async function buildPage(): Promise<{ dir: string; report: SizeReport; cl
   const report = (globalThis as Record<symbol, unknown>)[SIZE_REPORT] as SizeReport | undefined;
   if (!report) throw new Error('the build did not report its sizes');
   return { dir, report, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Builds the page into `dir` as another release of it would come out: another public folder, extra
+ * plugins (one that changes the code, say). For tests of the service worker's update path.
+ */
+export async function buildPageInto(dir: string, overrides: { publicDir?: string; plugins?: PluginOption[] } = {}): Promise<void> {
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({
+      root: REPO_ROOT,
+      configFile: resolve(REPO_ROOT, 'vite.config.ts'),
+      logLevel: 'warn',
+      publicDir: overrides.publicDir,
+      plugins: overrides.plugins,
+      build: { outDir: dir, emptyOutDir: true },
+    });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
 }
 
 export interface Browser {

@@ -1,9 +1,9 @@
 // Build-time helpers for the page (they run in Node inside `vite build`, never in the browser):
 // - ONNX Runtime's wasm is served by the page itself (its default is a CDN, unreachable offline);
-// - the service worker is compiled from TypeScript and given the list of files to precache;
+// - the service worker is compiled from TypeScript and given the files to precache and the build's version;
 // - the size of the JavaScript a visitor downloads is printed, apart from workers and wasm.
 
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,25 +43,53 @@ const NOT_PRECACHED = /\.map$|\.wasm$|^ort\/|^models\/|\.(woff|ttf)$/;
 /** Larger files are cached when first used instead of on every first visit (the WebLLM runtime, ~6 MB). */
 const PRECACHE_MAX_BYTES = 2_500_000;
 
+/** Files of the public folder (copied as they are into the build), by path relative to it; models left out. */
+function publicFiles(dir: string | false): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  if (!dir || !existsSync(dir)) return files;
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (NOT_PRECACHED.test(path)) continue;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) files.set(path, readFileSync(join(dir, path)));
+    }
+  };
+  walk('');
+  return files;
+}
+
+/**
+ * Compiles the service worker and gives it the files to precache and the build's version: a hash of
+ * every emitted file and every public file (models aside), so any change, a data file's included, is a
+ * new version (a new sw.js, which browsers install as an update).
+ */
 export function serviceWorker(source: string): Plugin {
+  let publicDir: string | false = false;
   return {
     name: 'trim:service-worker',
     apply: 'build',
-    async generateBundle(_opts, bundle) {
-      const files = Object.values(bundle)
-        .filter((f) => !NOT_PRECACHED.test(f.fileName))
-        .filter((f) => (f.type === 'chunk' ? f.code.length : f.source.length) <= PRECACHE_MAX_BYTES)
-        .map((f) => f.fileName)
-        .sort();
-      const precache = ['./', ...files];
-      const version = createHash('sha256')
-        .update(Object.values(bundle).map((f) => f.fileName).sort().join('\n'))
-        .digest('hex')
-        .slice(0, 12);
-      const { code } = await transformWithOxc(readFileSync(source, 'utf8'), source, { lang: 'ts' });
-      const out = code.replace('self.__PRECACHE__', JSON.stringify(precache)).replace('self.__VERSION__', JSON.stringify(version));
-      if (out === code) this.error('service worker placeholders not found');
-      this.emitFile({ type: 'asset', fileName: 'sw.js', source: out });
+    configResolved(config) {
+      publicDir = config.publicDir || false;
+    },
+    generateBundle: {
+      // After Vite's own hooks, so that the bundle holds index.html too.
+      order: 'post',
+      async handler(_opts, bundle) {
+        const outputs = Object.values(bundle).map((f) => ({ name: f.fileName, bytes: Buffer.from(f.type === 'chunk' ? f.code : f.source) }));
+        const statics = [...publicFiles(publicDir)].map(([name, bytes]) => ({ name, bytes }));
+        const all = [...outputs, ...statics].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        // index.html is cached under the page's own URL, './'.
+        const precached = all.filter((f) => f.name !== 'index.html' && !NOT_PRECACHED.test(f.name) && f.bytes.length <= PRECACHE_MAX_BYTES);
+        const precache = ['./', ...precached.map((f) => f.name)];
+        const hash = createHash('sha256');
+        for (const f of all) hash.update(`${f.name}\0${f.bytes.length}\0`).update(f.bytes);
+        const version = hash.digest('hex').slice(0, 12);
+        const { code } = await transformWithOxc(readFileSync(source, 'utf8'), source, { lang: 'ts' });
+        const out = code.replace('self.__PRECACHE__', JSON.stringify(precache)).replace('self.__VERSION__', JSON.stringify(version));
+        if (out === code) this.error('service worker placeholders not found');
+        this.emitFile({ type: 'asset', fileName: 'sw.js', source: out });
+      },
     },
   };
 }

@@ -7,6 +7,9 @@ const usage = `
 trim serve-static [--dir dist] [--port 5173] [--host 127.0.0.1] [--mount /models/=DIR ...]
 
 Serves a built page (vite build) as a static site and prints its URL. Stop with Ctrl+C.
+Every file is sent with the page's Content-Security-Policy (including frame-ancestors 'none', which a
+meta tag cannot carry), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer; README.md,
+"The page", lists the headers for other static hosts.
   --dir DIR          folder to serve at / (default: dist)
   --port N           port; when taken, the next free one is used (default: 5173; 0 picks any)
   --host HOST        address to listen on (default: 127.0.0.1, this machine only)
