@@ -130,7 +130,7 @@ export function checkRow(v: unknown, where: string): ResultRow {
 }
 
 /** Takes DIR's lock, or explains which process holds it; a lock left by a dead process is taken over. */
-function takeLock(lockPath: string, dir: string): void {
+export function takeLock(lockPath: string, dir: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx' });
@@ -157,7 +157,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function releaseLock(lockPath: string): void {
+export function releaseLock(lockPath: string): void {
   try {
     unlinkSync(lockPath);
   } catch {

@@ -15,12 +15,13 @@ import { relativePath, settleManifest, writeAtomic, type Identity } from '../../
 import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
 import { UsageError, type Command } from '../command.ts';
+import { firstErrorUsage, runFirstErrorCommand } from '../first-error-eval.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
 
 const DEFAULT_CONCURRENCY = 8;
 
 const usage = `
-Usage: trim eval --data FILE.jsonl [--format auto|${formatNames().join('|')}] [--limit N] [--offset N]
+Usage: trim eval [--task answer] --data FILE.jsonl [--format auto|${formatNames().join('|')}] [--limit N] [--offset N]
   [--problem-field NAME] [--answer-field NAME]
   [model, PRM, policy and sampling flags] --policy P [--sweep v1,v2,…] [--baselines]
   --out DIR [--concurrency ${DEFAULT_CONCURRENCY}] [--resume] [--seed N]
@@ -76,12 +77,26 @@ the other benchmarks' sources are in src/eval/README.md):
     --strong-url http://127.0.0.1:8000 --strong-model Qwen/Qwen2.5-72B-Instruct \\
     --prm-url http://127.0.0.1:8002 --prm-model Qwen/Qwen2.5-Math-PRM-7B \\
     --policy thr --sweep 0.1,0.3,0.5,0.7,0.9 --baselines --out runs/math500-thr --seed 1
-`;
+
+--task first-error ----------------------------------------------------------------------------------
+${firstErrorUsage}`;
+
+/** --task picks the protocol: answer (default, the sweep below) or first-error (ProcessBench's). */
+function taskOf(argv: readonly string[]): string {
+  const i = argv.findIndex((a) => a === '--task' || a.startsWith('--task='));
+  if (i < 0) return 'answer';
+  const task = argv[i]!.startsWith('--task=') ? argv[i]!.slice('--task='.length) : argv[i + 1];
+  if (task !== 'answer' && task !== 'first-error') throw new UsageError(`--task must be answer or first-error; got "${task ?? ''}".`);
+  return task;
+}
 
 export const command: Command = {
-  summary: 'Evaluate a policy sweep on a dataset: results.jsonl, summary table, PGR/CPT/APGR/ΔIBC, curve.svg',
+  summary: 'Evaluate a policy sweep on a dataset (or, --task first-error, a PRM on ProcessBench-style labelled steps)',
   usage,
   async run(argv) {
+    const task = taskOf(argv);
+    if (task === 'first-error') return runFirstErrorCommand(argv);
+    argv = argv.filter((a, i) => !(a === '--task' || a.startsWith('--task=') || (i > 0 && argv[i - 1] === '--task')));
     const { values } = parseFlags(argv, {
       data: { type: 'string' },
       format: { type: 'string' },
