@@ -171,6 +171,8 @@ describe('trim solve', () => {
       ['weak', 'So \\boxed{3}.'],
     ]);
     expect(out.ledger.strongCalls).toBe(0);
+    // The JSON says which step was held, so a script need not parse stderr.
+    expect(out.steps.map((s: { held?: string }) => s.held ?? null)).toEqual([null, 'unreachable', null]);
   });
 
   it('a bad response exits 1 with one line, and a rejected key is reported without the key', async () => {

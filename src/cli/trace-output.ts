@@ -15,6 +15,8 @@ export interface SolveJson {
     tokens: number;
     continuation?: StepRecord['continuation'];
     estimated?: true;
+    /** Meant for the strong model, which could not be reached: the weak draft was kept (--on-unreachable hold). */
+    held?: StepRecord['held'];
   }[];
   ledger: {
     weakTokens: number;
@@ -46,6 +48,7 @@ export function traceJson(t: SolveTrace): SolveJson {
       tokens: s.tokens,
       ...(s.continuation ? { continuation: s.continuation } : {}),
       ...(s.estimated ? { estimated: true as const } : {}),
+      ...(s.held ? { held: s.held } : {}),
     })),
     ledger: {
       weakTokens: l.weakTokens,
