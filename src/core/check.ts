@@ -13,10 +13,11 @@ export const DEFAULT_FLAG_THRESHOLD = 0.5;
 
 /**
  * A student's solution as steps: its paragraphs (separated by blank lines) or, when it has no blank
- * line at all, its lines. Each step is trimmed; empty ones are dropped.
+ * line between two lines of text, its lines. Each step is trimmed; empty ones are dropped.
  */
 export function splitStudentSteps(solution: string): string[] {
-  const text = solution.replace(/\r\n?/g, '\n');
+  // Blank lines before or after the text (a paste often ends with some) do not make it paragraphs.
+  const text = solution.replace(/\r\n?/g, '\n').trim();
   const parts = /\n[ \t]*\n/.test(text) ? text.split(/\n[ \t]*\n/) : text.split('\n');
   return parts.map((s) => s.trim()).filter((s) => s !== '');
 }

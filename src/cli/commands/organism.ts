@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { splitSteps } from '../../core/steps.ts';
 import { checkSolution } from '../../organism/checker.ts';
 import { OrganismFormatError } from '../../organism/errors.ts';
+import { labelledSolutions } from '../../organism/processbench.ts';
 import { ORGANISM_SEED, SPLIT_NAMES, generateSplits, toJsonl, type SplitName } from '../../organism/splits.ts';
 import { parseOptions, UsageError, type Command } from '../command.ts';
+import { localStepModel } from '../local-models.ts';
 
 const usage = `
 Usage:
@@ -20,6 +22,12 @@ Usage:
       {"problem", "solution": "..."} (split into steps at blank lines); each output line adds "steps",
       "labels" (correct | first-wrong | after-error per step), "fault", "answer", "expected" and
       "correct". A summary goes to stderr.
+  trim organism processbench --weak-path DIR [--problems FILE] [--limit N] [--samples K] [--seed N]
+                             [--temperature T] [--top-p P] --out FILE
+      A ProcessBench-shaped set for "trim eval --task first-error": the model in DIR solves each problem
+      (default public/organism/test.jsonl) K times (default 1; seed ${ORGANISM_SEED}, T 0.7, top-p 0.8) and each
+      solution is labelled with its first wrong step (0-based) or -1. Rows: {"id", "problem", "steps",
+      "label", "final_answer_correct", "generator"}.
 `;
 
 function count(v: string | undefined, name: string): number | undefined {
@@ -92,15 +100,66 @@ function check(argv: string[]): void {
   process.stderr.write(`${solutions} solutions: ${pct(correct, solutions)}% final answers correct, ${pct(goodSteps, steps)}% of ${steps} steps before any error\n`);
 }
 
-const subcommands: Record<string, (argv: string[]) => void> = { data, check };
+async function processbench(argv: string[]): Promise<void> {
+  const values = parseOptions(argv, {
+    'weak-path': { type: 'string' },
+    problems: { type: 'string' },
+    limit: { type: 'string' },
+    samples: { type: 'string' },
+    seed: { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (!values.out) throw new UsageError('--out FILE is required.');
+  if (!values['weak-path']) throw new UsageError('--weak-path DIR is required: the model whose solutions are labelled (e.g. public/models/organism/weak).');
+  const unit = (v: string | undefined, name: string, fallback: number, max: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new UsageError(`--${name} must be a number in [0, ${max}]; got "${v}".`);
+    return n;
+  };
+  const file = values.problems ?? 'public/organism/test.jsonl';
+  let problems: { id: string; problem: string }[];
+  try {
+    problems = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l, i) => {
+        const r = JSON.parse(l) as { id?: unknown; problem?: unknown };
+        if (typeof r.problem !== 'string') throw new OrganismFormatError(`Line ${i + 1} of ${file}: "problem" must be a string.`);
+        return { id: typeof r.id === 'string' ? r.id : `problem-${i + 1}`, problem: r.problem };
+      });
+  } catch (err) {
+    if (err instanceof OrganismFormatError) throw err;
+    throw new UsageError(`Cannot read the problems in ${file} (${(err as Error).message}); give a JSONL file of {"id", "problem"}.`);
+  }
+  const limit = count(values.limit, 'limit');
+  if (limit !== undefined) problems = problems.slice(0, limit);
+  const model = localStepModel.build('weak', { 'weak-path': values['weak-path'] }, process.env);
+  try {
+    const records = await labelledSolutions(model, problems, {
+      samples: Math.max(1, count(values.samples, 'samples') ?? 1),
+      seed: count(values.seed, 'seed') ?? ORGANISM_SEED,
+      sampling: { temperature: unit(values.temperature, 'temperature', 0.7, 2), topP: unit(values['top-p'], 'top-p', 0.8, 1) },
+    });
+    writeFileSync(values.out, records.map((r) => JSON.stringify(r) + '\n').join(''));
+    const wrong = records.filter((r) => r.label >= 0).length;
+    process.stderr.write(`wrote ${records.length} labelled solutions to ${values.out}: ${wrong} with an error, ${records.length - wrong} all correct\n`);
+  } finally {
+    await model.dispose?.();
+  }
+}
+
+const subcommands: Record<string, (argv: string[]) => void | Promise<void>> = { data, check, processbench };
 
 export const command: Command = {
-  summary: 'Organism task: write its data splits, label solutions step by step',
+  summary: 'Organism task: write its data splits, label solutions step by step, build a ProcessBench-shaped set',
   usage,
   async run(argv) {
     const [sub, ...rest] = argv;
     const f = sub ? subcommands[sub] : undefined;
     if (!f) throw new UsageError(`Expected a subcommand: ${Object.keys(subcommands).join(' or ')}.\n${usage}`);
-    f(rest);
+    await f(rest);
   },
 };
