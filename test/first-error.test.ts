@@ -18,6 +18,7 @@ import {
   type ScoredRecord,
 } from '../src/core/first-error-metrics.ts';
 import { parseLabelledSolutions, type FirstErrorRow } from '../src/eval/first-error.ts';
+import { checkSolution } from '../src/organism/checker.ts';
 import { tinyModel } from './helpers/fixtures.ts';
 import { prmSteps, startOpenAIServer, type Responder, type TestServer } from './helpers/openai-server.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
@@ -285,6 +286,8 @@ describe('trim eval --task first-error with a /pooling PRM', () => {
       [[...base], /A PRM is needed/],
       [['eval', '--task', 'first-error', ...prmArgs(), '--out', outDir()], /--data FILE is required/],
       [['eval', '--task', 'steps', '--data', dataFile], /--task must be answer or first-error/],
+      // --task answer is the sweep of trim eval, which has flags of its own.
+      [['eval', '--task', 'answer', '--data', dataFile, ...prmArgs()], /The weak model is missing|--out|--policy/],
       [[...base, ...prmArgs(), '--policy', 'thr'], /Unknown option '--policy'/],
     ];
     for (const [args, message] of cases) {
@@ -336,4 +339,23 @@ describe('trim eval --task first-error with folder PRMs of every head', () => {
       expect(existsSync(join(out, 'run.json'))).toBe(true);
     });
   }
+});
+
+describe('trim organism processbench', () => {
+  it("labels the weak model's own solutions with the checker's first error, the same on every run", async () => {
+    const files = [join(dir, 'pb-a.jsonl'), join(dir, 'pb-b.jsonl')];
+    for (const f of files) {
+      const r = await trim(['organism', 'processbench', '--weak-path', resolve(REPO_ROOT, 'public/models/organism/weak'), '--limit', '6', '--out', f]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/wrote 6 labelled solutions/);
+    }
+    const text = readFileSync(files[0]!, 'utf8');
+    expect(readFileSync(files[1]!, 'utf8')).toBe(text);
+    const records = parseLabelledSolutions(text, files[0]!);
+    expect(records.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `organism-test-00${i}#0`));
+    for (const r of records) {
+      const check = checkSolution(r.problem, r.steps);
+      expect(r.label).toBe(check.firstError ?? -1);
+    }
+  });
 });
