@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoTokenizer } from '@huggingface/transformers';
 import { tinyModel } from './helpers/fixtures.ts';
 import { useLocalModels } from './helpers/tjs.ts';
-import { BASE_VOCAB_SIZE, bytesToUnicode, learnMerges, tinyTokenizer } from '../src/onnx/tokenizer.ts';
+import { BASE_VOCAB_SIZE, bytesToUnicode, learnMerges, paddingToken, tinyTokenizer } from '../src/onnx/tokenizer.ts';
+import { randomModelSpec } from '../src/onnx/build-random.ts';
 import { MATH_SYSTEM_PROMPT, qwen25 } from '../src/core/prompt.ts';
 
 type Tok = Awaited<ReturnType<typeof AutoTokenizer.from_pretrained>>;
@@ -58,6 +59,20 @@ describe('tiny tokenizer layout', () => {
 
   it('refuses merges that build on undefined tokens', () => {
     expect(() => tinyTokenizer([['ab', 'c']])).toThrow(/no earlier entry/);
+  });
+
+  it('pads the vocabulary to a real checkpoint size with placeholders after the merges, and only when asked', () => {
+    const { tokenizer, size } = tinyTokenizer([['a', 'b']], 4096, 300);
+    const vocab = (tokenizer.model as { vocab: Record<string, number> }).vocab;
+    expect(size).toBe(300);
+    // The four specials are added tokens (256..259), outside the BPE vocabulary.
+    expect(vocab['ab']).toBe(260);
+    expect(vocab[paddingToken(261)]).toBe(261);
+    expect(vocab[paddingToken(299)]).toBe(299);
+    expect(new Set([...Object.values(vocab), 256, 257, 258, 259])).toEqual(new Set(Array.from({ length: 300 }, (_, i) => i)));
+    // A random lm model may be as wide as the padded tokenizer, not wider, and never wider unpadded.
+    expect(randomModelSpec({ head: 'lm', vocab: 300, padVocab: true }).vocabSize).toBe(300);
+    expect(() => randomModelSpec({ head: 'lm', vocab: 300 })).toThrow(/larger than the tokenizer/);
   });
 });
 

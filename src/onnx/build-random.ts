@@ -15,11 +15,14 @@ export interface RandomModelOptions extends SpecOptions {
   merges?: readonly [string, string][];
   externalData?: ExternalDataMode;
   overwrite?: boolean;
+  /** Pad the tokenizer's vocabulary with placeholder ids up to `vocab` (real-size benchmark models). */
+  padVocab?: boolean;
+  onProgress?: (message: string) => void;
 }
 
 /** The spec a random model gets; vocab defaults to the tokenizer's size. */
 export function randomModelSpec(o: RandomModelOptions): Qwen2Spec {
-  const tokenizerSize = BASE_VOCAB_SIZE + (o.merges?.length ?? 0);
+  const tokenizerSize = Math.max(BASE_VOCAB_SIZE + (o.merges?.length ?? 0), o.padVocab ? (o.vocab ?? 0) : 0);
   const vocab = o.vocab ?? tokenizerSize;
   if (vocab < tokenizerSize) {
     throw new ModelSpecError(`--vocab ${vocab} is smaller than the tokenizer (${tokenizerSize} ids); use at least ${tokenizerSize}.`);
@@ -46,7 +49,7 @@ const MAX_TENSOR_VALUES = 2 ** 28;
 export async function buildRandomModel(outDir: string, o: RandomModelOptions = {}): Promise<WrittenModel & { spec: Qwen2Spec }> {
   const spec = randomModelSpec(o);
   const seed = o.seed ?? 0;
-  const tok = tinyTokenizer(o.merges ?? [], spec.maxPositionEmbeddings);
+  const tok = tinyTokenizer(o.merges ?? [], spec.maxPositionEmbeddings, o.padVocab ? spec.vocabSize : 0);
   const written = await writeModelFolder({
     outDir,
     spec,
@@ -65,6 +68,7 @@ export async function buildRandomModel(outDir: string, o: RandomModelOptions = {
     },
     ...(o.externalData ? { externalData: o.externalData } : {}),
     ...(o.overwrite ? { overwrite: true } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
   return { ...written, spec };
 }

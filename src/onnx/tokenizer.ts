@@ -103,7 +103,7 @@ export interface TinyTokenizer {
   tokenizer: Record<string, unknown>;
   /** tokenizer_config.json */
   config: Record<string, unknown>;
-  /** Number of ids the tokenizer can produce (260 + merges). */
+  /** Number of ids the tokenizer knows (260 + merges, or padTo). */
   size: number;
 }
 
@@ -121,7 +121,17 @@ export const CHAT_TEMPLATE =
   '{%- endfor %}' +
   "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
-export function tinyTokenizer(merges: readonly [string, string][] = [], maxLength = 4096): TinyTokenizer {
+/** The vocabulary entry of padding id `id`: printable ASCII, so the byte-level decoder gives it back as is. */
+export function paddingToken(id: number): string {
+  return `<|pad_${id}|>`;
+}
+
+/**
+ * `padTo`: fill the vocabulary with placeholder entries (`paddingToken(id)`) up to this many ids, so a
+ * random model can have a real checkpoint's vocabulary size (151,936 for Qwen2.5). No text encodes to a
+ * placeholder (no merge builds one); a sampled placeholder decodes to its own name.
+ */
+export function tinyTokenizer(merges: readonly [string, string][] = [], maxLength = 4096, padTo = 0): TinyTokenizer {
   const vocab: Record<string, number> = {};
   BYTE_CHARS.forEach((ch, b) => (vocab[ch] = b));
   merges.forEach(([a, b], i) => {
@@ -131,6 +141,7 @@ export function tinyTokenizer(merges: readonly [string, string][] = [], maxLengt
     if (vocab[a + b] !== undefined) throw new Error(`Merge ${i} repeats token "${a + b}".`);
     vocab[a + b] = BASE_VOCAB_SIZE + i;
   });
+  for (let id = BASE_VOCAB_SIZE + merges.length; id < padTo; id++) vocab[paddingToken(id)] = id;
   const added = SPECIAL_TOKENS.map((s) => ({
     id: s.id,
     content: s.content,
@@ -185,5 +196,5 @@ export function tinyTokenizer(merges: readonly [string, string][] = [], maxLengt
     tokenizer_class: 'Qwen2Tokenizer',
     unk_token: null,
   };
-  return { tokenizer, config, size: BASE_VOCAB_SIZE + merges.length };
+  return { tokenizer, config, size: Math.max(BASE_VOCAB_SIZE + merges.length, padTo) };
 }

@@ -62,6 +62,8 @@ export async function buildPageInto(dir: string, overrides: { publicDir?: string
 
 export interface Browser {
   context: BrowserContext;
+  /** The profile folder (its path is on every Chromium process's command line). */
+  profile: string;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function launch(opts: { webgpu: boolean }): Promise<Browser> {
   context.setDefaultTimeout(90_000);
   return {
     context,
+    profile,
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });

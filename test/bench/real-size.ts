@@ -1,0 +1,231 @@
+// npm run bench:real-size — random-weight models at the exact shapes of Qwen2.5-0.5B-Instruct (the small
+// model, lm head) and Skywork-o1-Open-PRM-Qwen-2.5-1.5B (value head), q4, written as `trim convert`
+// writes a checkpoint, run through the loaders the CLI and the page use:
+//   Node (onnxruntime-node, CPU): load time, peak RSS, decode ms/token, PRM ms per step at 5/10/30
+//     steps of 60 tokens, incremental against full re-scoring;
+//   headless Chromium (WASM; WebGPU on SwiftShader): the page's model workers and browser cache, models
+//     from a loopback static server: load time, peak RSS of Chromium's processes, decode ms/token,
+//     PRM ms per step, and a second load from the cache;
+//   the page itself, on WASM, solving a short problem with both models.
+// Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
+// --skip-webgpu, --skip-page, --browser-points 5,10 (PRM points in the browser; default 5,10,30).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Page } from 'playwright-core';
+import { build } from 'vite';
+import { ortWasm } from '../../src/app/build/vite-plugins.ts';
+import { startStaticServer } from '../../src/cli/static-server.ts';
+import { buildPage, launch, openPage, type Browser } from '../helpers/page.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+import { PRM, realSizeModels, SMALL } from './real-size/models.ts';
+import type { BenchAnswer, BenchAsk } from './real-size/bench-page.ts';
+import { DECODE_TOKENS, PRM_POINTS } from './real-size/workload.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    'skip-node': { type: 'boolean' },
+    'skip-browser': { type: 'boolean' },
+    'skip-webgpu': { type: 'boolean' },
+    'skip-page': { type: 'boolean' },
+    'browser-points': { type: 'string' },
+  },
+});
+const browserPoints = flags['browser-points'] ? flags['browser-points'].split(',').map(Number) : [...PRM_POINTS];
+const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+
+interface Row {
+  where: string;
+  model: string;
+  loadS: string;
+  memMB: string;
+  decode: string;
+  prm: string;
+  note: string;
+}
+const rows: Row[] = [];
+const fmtMs = (x: number | undefined) => (x === undefined ? '–' : x >= 10_000 ? `${(x / 1000).toFixed(0)} s` : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x.toFixed(0)} ms`);
+const perPoint = (r: Record<number, number> | undefined, pts: readonly number[]) => (r ? pts.map((p) => `${p}:${fmtMs(r[p])}`).join(' ') : '–');
+
+const dirs = await realSizeModels([SMALL, PRM], log);
+const sizeMB = (dir: string) => Math.round(readdirSync(join(dir, 'onnx')).reduce((s, f) => s + Number(execFileSync('stat', ['-c', '%s', join(dir, 'onnx', f)]).toString()), 0) / 2 ** 20);
+log(`models: ${SMALL.id} ${sizeMB(dirs[SMALL.id]!)} MiB of onnx files, ${PRM.id} ${sizeMB(dirs[PRM.id]!)} MiB (${readdirSync(join(dirs[PRM.id]!, 'onnx')).join(', ')})`);
+
+// ---- Node --------------------------------------------------------------------------------------
+async function nodeRun(kind: 'lm' | 'prm', dir: string): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'test/bench/real-size/node-run.ts'), kind, dir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new Error(`node-run ${kind} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!);
+}
+
+if (!flags['skip-node']) {
+  log('Node: small model …');
+  const lm = (await nodeRun('lm', dirs[SMALL.id]!)) as { loadMs: number; peakRssMB: number; msPerToken: number; tokens: number };
+  rows.push({ where: 'Node, CPU', model: '0.5B lm', loadS: fmtMs(lm.loadMs), memMB: `${lm.peakRssMB}`, decode: `${lm.msPerToken.toFixed(0)} ms`, prm: '', note: `RSS peak of the process; ${lm.tokens} tokens` });
+  log(JSON.stringify(lm));
+  log('Node: PRM, incremental then full …');
+  const prm = (await nodeRun('prm', dirs[PRM.id]!)) as { loadMs: number; peakRssMB: number; incremental: Record<number, number>; full: Record<number, number> };
+  rows.push({ where: 'Node, CPU', model: '1.5B value PRM', loadS: fmtMs(prm.loadMs), memMB: `${prm.peakRssMB}`, decode: '', prm: `incremental ${perPoint(prm.incremental, PRM_POINTS)}`, note: `full re-scoring ${perPoint(prm.full, PRM_POINTS)}` });
+  log(JSON.stringify(prm));
+}
+
+// ---- Chromium ----------------------------------------------------------------------------------
+/** Resident memory of every Chromium process of this profile (browser, renderer, GPU), sampled. */
+function chromiumRssMB(profileMarker: string): number {
+  let kb = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profileMarker)) continue;
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return Math.round(kb / 1024);
+}
+
+async function withPeak<T>(browser: Browser, run: () => Promise<T>): Promise<{ value: T; peakMB: number }> {
+  const marker = `--user-data-dir=${browser.profile}`;
+  let peak = chromiumRssMB(marker);
+  const timer = setInterval(() => (peak = Math.max(peak, chromiumRssMB(marker))), 500);
+  try {
+    const value = await run();
+    return { value, peakMB: Math.max(peak, chromiumRssMB(marker)) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function benchPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('pageerror', (e) => log(`  pageerror: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="true"]');
+  return page;
+}
+
+if (!flags['skip-browser']) {
+  const outDir = mkdtempSync(join(tmpdir(), 'trim-real-size-'));
+  const root = resolve(REPO_ROOT, 'test/bench/real-size');
+  log('building the benchmark page …');
+  await build({
+    root,
+    configFile: false,
+    base: './',
+    logLevel: 'warn',
+    plugins: [ortWasm()],
+    worker: { format: 'es' },
+    build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1e9, rollupOptions: { input: resolve(root, 'bench.html') } },
+  });
+  const site = await startStaticServer({ dir: outDir, mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]! } });
+  try {
+    for (const device of flags['skip-webgpu'] ? (['wasm'] as const) : (['wasm', 'webgpu'] as const)) {
+      const browser = await launch({ webgpu: device === 'webgpu' });
+      const where = device === 'wasm' ? 'Chromium, WASM' : 'Chromium, WebGPU (SwiftShader)';
+      try {
+        for (const kind of ['lm', 'prm'] as const) {
+          const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
+          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: browserPoints };
+          log(`${where}: ${model}, first load and timings …`);
+          const page = await benchPage(browser, `${site.url}/bench.html`);
+          let first: { value: BenchAnswer; peakMB: number };
+          try {
+            first = await withPeak(browser, () => page.evaluate((a) => window.bench(a), ask));
+          } catch (err) {
+            const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+            log(`  failed: ${msg}`);
+            rows.push({ where, model, loadS: 'failed', memMB: '', decode: '', prm: '', note: msg.slice(0, 160) });
+            await page.close();
+            continue;
+          }
+          await page.close();
+          log(`  ${JSON.stringify(first)}`);
+          log(`${where}: ${model}, second load (browser cache) …`);
+          const again = await benchPage(browser, `${site.url}/bench.html`);
+          const second = await withPeak(browser, () => again.evaluate((a) => window.bench({ ...a, loadOnly: true }), ask));
+          await again.close();
+          log(`  ${JSON.stringify(second)}`);
+          rows.push({
+            where,
+            model,
+            loadS: `${fmtMs(first.value.loadMs)} (cached ${fmtMs(second.value.loadMs)})`,
+            memMB: `${first.peakMB}`,
+            decode: first.value.decode ? `${first.value.decode.msPerToken.toFixed(0)} ms` : '',
+            prm: first.value.incremental ? `incremental ${perPoint(first.value.incremental, browserPoints)}` : '',
+            note: `${first.value.description}; page heap ${first.value.pageHeapMB ?? '?'} MB; ${second.value.cachedFiles} files cached`,
+          });
+        }
+      } finally {
+        await browser.close();
+      }
+    }
+  } finally {
+    await site.close();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+// ---- The page ----------------------------------------------------------------------------------
+if (!flags['skip-page']) {
+  log('the page: building it, then a short solve on WASM with both models …');
+  const built = await buildPage();
+  const site = await startStaticServer({ dir: built.dir, mounts: { '/models/real-lm/': dirs[SMALL.id]!, '/models/real-prm/': dirs[PRM.id]! } });
+  const browser = await launch({ webgpu: false });
+  try {
+    const q = new URLSearchParams({
+      weak: 'tjs:./models/real-lm',
+      prm: 'tjs:./models/real-prm#value',
+      strong: '',
+      remote: '',
+      policy: 'weak-only',
+      temperature: '0',
+      maxStepTokens: '8',
+      maxSteps: '2',
+    });
+    const { page, errors } = await openPage(browser.context, `${site.url}?${q}`);
+    const t0 = performance.now();
+    const { peakMB } = await withPeak(browser, async () => {
+      await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('What is 2 + 2?');
+      await page.getByRole('button', { name: 'Solve', exact: true }).click();
+      await page.waitForFunction(() => Number(document.body.dataset.runs ?? 0) > 0, null, { timeout: 30 * 60_000 });
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const steps = await page.$$eval('#steps > li.step', (lis) => lis.length);
+    const scores = await page.$$eval('#steps [data-field="score"]', (els) => els.map((e) => e.textContent ?? ''));
+    const runError = (await page.textContent('#run-error')) ?? '';
+    const status = [await page.textContent('#weak-status'), await page.textContent('#prm-status').catch(() => '')].join(' | ');
+    log(`  page: ${steps} steps, scores ${JSON.stringify(scores)}, error "${runError}", ${status}; errors ${JSON.stringify(errors)}`);
+    rows.push({
+      where: 'the page, WASM',
+      model: '0.5B lm + 1.5B PRM',
+      loadS: `${seconds.toFixed(0)} s to solve`,
+      memMB: `${peakMB}`,
+      decode: '',
+      prm: '',
+      note: runError ? `FAILED: ${runError}` : `${steps} steps drafted and scored (${scores.join(', ')}), load included`,
+    });
+  } finally {
+    await browser.close();
+    await site.close();
+    built.cleanup();
+  }
+}
+
+// ---- Table -------------------------------------------------------------------------------------
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+console.log(`\nReal-size models, random weights, q4 (${SMALL.copies} shapes; ${PRM.copies} shapes), byte-level tokenizer padded to 151,936 ids`);
+console.log(`Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; Chromium ${execFileSync('/usr/bin/chromium', ['--version']).toString().trim()}`);
+console.log(`Decode: ms per token over ${DECODE_TOKENS} sampled tokens, prompt cached. PRM: ms for the call that scores steps 1..N (60 tokens each). Memory: peak RSS (MB) of the process / of Chromium's processes.`);
+const head: Row = { where: 'where', model: 'model', loadS: 'load', memMB: 'peak MB', decode: 'decode/token', prm: 'PRM per step (at N steps)', note: 'note' };
+const keys = Object.keys(head) as (keyof Row)[];
+console.log(`| ${keys.map((k) => head[k]).join(' | ')} |`);
+console.log(`|${keys.map(() => '---').join('|')}|`);
+for (const r of rows) console.log(`| ${keys.map((k) => r[k] || '–').join(' | ')} |`);

@@ -1,0 +1,86 @@
+// Benchmark page: the page's own model workers (workers/lm.worker.ts, workers/prm.worker.ts, the same
+// WorkerClient and config the app's ModelManager uses, browser cache on) run the shared workload.
+import type { TjsWorkerConfig } from '../../../src/app/models.ts';
+import { WorkerClient } from '../../../src/backends/worker-client.ts';
+import { decodeMsPerToken, incrementalScoring } from './workload.ts';
+
+export interface BenchAsk {
+  kind: 'lm' | 'prm';
+  url: string;
+  device: 'webgpu' | 'wasm';
+  /** Load only (the second load, from the cache). */
+  loadOnly?: boolean;
+  points?: number[];
+}
+
+export interface BenchAnswer {
+  loadMs: number;
+  /** performance.memory of the page (Chromium): the page's own heap, not the worker's. */
+  pageHeapMB: number | null;
+  decode?: Awaited<ReturnType<typeof decodeMsPerToken>>;
+  incremental?: Record<number, number>;
+  description: string;
+  /** Model files in Cache Storage after the load. */
+  cachedFiles: number;
+}
+
+declare global {
+  interface Window {
+    bench(ask: BenchAsk): Promise<BenchAnswer>;
+  }
+}
+
+const abs = (u: string) => new URL(u, location.href).href;
+
+window.bench = async (ask) => {
+  const config: TjsWorkerConfig = {
+    url: abs(ask.url),
+    device: ask.device,
+    ort: { wasm: abs('./ort/ort-wasm-simd-threaded.asyncify.wasm'), mjs: abs('./ort/ort-wasm-simd-threaded.asyncify.mjs') },
+    ...(ask.kind === 'prm' ? { head: 'value' as const } : {}),
+  };
+  let description = '';
+  let failed = '';
+  // Vite bundles each worker from these literal URLs, as in src/app/models.ts.
+  const create =
+    ask.kind === 'prm'
+      ? () => new Worker(new URL('../../../workers/prm.worker.ts', import.meta.url), { type: 'module', name: 'PRM' })
+      : () => new Worker(new URL('../../../workers/lm.worker.ts', import.meta.url), { type: 'module', name: 'small model' });
+  const client = new WorkerClient<TjsWorkerConfig>({
+    name: ask.kind === 'prm' ? 'the PRM' : 'the small model',
+    create,
+    config,
+    // One forward pass of a 1.5B model on SwiftShader is far longer than the page's default heartbeat.
+    heartbeatTimeoutMs: 30 * 60_000,
+    onStatus: (s) => {
+      if (s.type === 'ready') description = s.description;
+      if (s.type === 'failed' || s.type === 'lost') failed = 'message' in s ? s.message : s.reason;
+    },
+  });
+  try {
+    const t0 = performance.now();
+    await client.ready().catch((err: unknown) => {
+      throw new Error(failed || String(err));
+    });
+    const out: BenchAnswer = { loadMs: performance.now() - t0, pageHeapMB: heapMB(), description, cachedFiles: await cachedFiles() };
+    if (ask.loadOnly) return out;
+    if (ask.kind === 'lm') out.decode = await decodeMsPerToken(client.stepModel('bench') as never);
+    else out.incremental = await incrementalScoring(client.scorer('bench'), ask.points);
+    out.pageHeapMB = heapMB();
+    return out;
+  } finally {
+    await client.dispose();
+  }
+};
+
+function heapMB(): number | null {
+  const m = (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory;
+  return m ? Math.round(m.usedJSHeapSize / 2 ** 20) : null;
+}
+
+async function cachedFiles(): Promise<number> {
+  if (!(await caches.has('transformers-cache'))) return 0;
+  return (await (await caches.open('transformers-cache')).keys()).length;
+}
+
+document.body.dataset.ready = 'true';

@@ -1,0 +1,67 @@
+// The work every real-size run does, in Node and in the browser alike: one problem, steps of exactly 60
+// bytes (60 tokens with the byte-level tokenizer), and the points at which PRM scoring is timed.
+
+import { mulberry32 } from '../../../src/core/rng.ts';
+
+export const PROBLEM = 'Solve for x: 2x + 3 = 11, then compute y = x + 3 and report y.';
+export const PRM_POINTS = [5, 10, 30] as const;
+/** Tokens sampled per decode timing (after a warm-up call that caches the prompt). */
+export const DECODE_TOKENS = 32;
+
+/** `n` steps of 60 bytes each. */
+export function steps(n: number): string[] {
+  const rng = mulberry32(9);
+  const words = ['add', 'the', 'two', 'sides', 'so', 'x', '=', '4', 'then', 'divide', 'by', '2', 'we', 'get', 'y', '+', '3'];
+  return Array.from({ length: n }, (_, i) => {
+    let s = `Step ${i + 1}:`;
+    while (s.length < 60) s += ' ' + words[Math.floor(rng() * words.length)];
+    return s.slice(0, 59) + '.';
+  });
+}
+
+export interface StepModelLike {
+  next(r: { problem: string; steps: string[]; maxTokens: number; sampling: { temperature: number; topP: number; topK: number; seed: number } }): Promise<{ completionTokens: number }>;
+}
+export interface ScorerLike {
+  score(r: { problem: string; steps: string[] }): Promise<number[]>;
+}
+
+const now = () => performance.now();
+
+/** Milliseconds per sampled token, the prompt already cached by a warm-up call. */
+export async function decodeMsPerToken(m: StepModelLike): Promise<{ msPerToken: number; tokens: number; firstCallMs: number }> {
+  const r = (seed: number, maxTokens: number) => ({ problem: PROBLEM, steps: [], maxTokens, sampling: { temperature: 1, topP: 1, topK: 0, seed } });
+  let t0 = now();
+  await m.next(r(1, 2));
+  const firstCallMs = now() - t0;
+  t0 = now();
+  const out = await m.next(r(2, DECODE_TOKENS));
+  return { msPerToken: (now() - t0) / out.completionTokens, tokens: out.completionTokens, firstCallMs };
+}
+
+/**
+ * Incremental scoring as a solve does it: after step k is drafted, steps 1..k are scored (steps 1..k-1
+ * come from the cache). Returns the time of the call at each point (up to the last point).
+ */
+export async function incrementalScoring(prm: ScorerLike, points: readonly number[] = PRM_POINTS): Promise<Record<number, number>> {
+  const all = steps(Math.max(...points));
+  const out: Record<number, number> = {};
+  for (let k = 1; k <= all.length; k++) {
+    const t0 = now();
+    await prm.score({ problem: PROBLEM, steps: all.slice(0, k) });
+    if (points.includes(k)) out[k] = now() - t0;
+  }
+  return out;
+}
+
+/** Full re-scoring of steps 1..n (what the reference code does after every step). */
+export async function fullScoring(prm: ScorerLike, points: readonly number[] = PRM_POINTS): Promise<Record<number, number>> {
+  const all = steps(Math.max(...points));
+  const out: Record<number, number> = {};
+  for (const n of points) {
+    const t0 = now();
+    await prm.score({ problem: PROBLEM, steps: all.slice(0, n) });
+    out[n] = now() - t0;
+  }
+  return out;
+}
