@@ -2,7 +2,7 @@
 // threshold, and the hint request, which must hold the problem and the steps up to the flagged one and
 // never a later step (checked on the bytes a loopback server received).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -199,6 +199,31 @@ describe('trim check', () => {
     out.scores.forEach((s: number, i: number) => expect(Math.abs(s - expected[i]!)).toBeLessThan(1e-5));
     expect(out.firstError).toBe(firstError(out.scores, 0.5));
     expect(server.requests).toHaveLength(0);
+  });
+
+  it('takes the flag threshold a PRM folder records in its config.json, unless --threshold is given', async () => {
+    const calibrated = join(dir, 'calibrated-prm');
+    cpSync(valuePrm, calibrated, { recursive: true });
+    const configFile = join(calibrated, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    const writeThreshold = (k: unknown) => writeFileSync(configFile, JSON.stringify({ ...config, trim: { ...config.trim, flagThreshold: k, calibratedOn: 'hand-made cases' } }));
+    // The scores of this random PRM, then a recorded threshold just above the third one: it flags step 3
+    // unless an earlier step is lower still.
+    const { scores } = JSON.parse((await trim(['check', '--problem', PROBLEM, '--steps-file', stepsFile, '--prm-path', valuePrm, '--json'])).stdout) as { scores: number[] };
+    const k = scores[2]! + 1e-6;
+    writeThreshold(k);
+    const r = await trim(['check', '--problem', PROBLEM, '--steps-file', stepsFile, '--prm-path', calibrated, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ threshold: k, firstError: firstError(scores, k) });
+    expect(firstError(scores, k)).not.toBeNull();
+    const text = await trim(['check', '--problem', PROBLEM, '--steps-file', stepsFile, '--prm-path', calibrated]);
+    expect(text.stdout).toContain(`Threshold ${k} (from ${configFile}, calibrated on hand-made cases)`);
+    const given = await trim(['check', '--problem', PROBLEM, '--steps-file', stepsFile, '--prm-path', calibrated, '--threshold', '0', '--json']);
+    expect(JSON.parse(given.stdout)).toMatchObject({ threshold: 0, firstError: null });
+    writeThreshold('high');
+    const bad = await trim(['check', '--problem', PROBLEM, '--steps-file', stepsFile, '--prm-path', calibrated, '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/records a flagThreshold that is not a number in \[0, 1\] \("high"\); fix it or give --threshold K/);
   });
 
   it('rejects bad arguments with usage errors before anything is sent', async () => {

@@ -4,7 +4,8 @@
 // it and the flagged step, never a later step. A strong model in a folder (--strong-path) cannot follow
 // a tutor's instruction, so it writes the step again from the steps before it instead.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEFAULT_FLAG_THRESHOLD, firstError, splitStudentSteps } from '../../core/check.ts';
 import { ConfigError, errorMessage } from '../../core/errors.ts';
 import { DEFAULT_LIMITS } from '../../core/steps.ts';
@@ -41,7 +42,8 @@ PRM (as in trim solve):
 
 Flag threshold:
   --threshold K           flag the first step whose score is below K (a score equal to K is not
-                          flagged); default ${DEFAULT_FLAG_THRESHOLD}
+                          flagged). Default: the threshold a --prm-path folder records in its config.json
+                          ("trim": {"flagThreshold": K}, written by its calibration), else ${DEFAULT_FLAG_THRESHOLD}
   --threshold-from FILE   take K from a summary.json written by "trim eval --task first-error" (its
                           calibrated threshold for this PRM)
 
@@ -109,7 +111,28 @@ function readSolution(v: Values): string[] {
   return steps;
 }
 
-function readThreshold(v: { threshold?: string; 'threshold-from'?: string }): { threshold: number; source: string } {
+/**
+ * The flag threshold a PRM folder carries: config.json's "trim": {"flagThreshold", "calibratedOn"}, as
+ * training/train.py records it after calibrating that PRM. Null when the folder records none.
+ */
+function folderThreshold(dir: string): { threshold: number; source: string } | null {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) return null;
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // the PRM loader reports a broken config.json with its own message
+  }
+  const trim = (config as { trim?: { flagThreshold?: unknown; calibratedOn?: unknown } } | null)?.trim;
+  const k = trim?.flagThreshold;
+  if (k === undefined) return null;
+  if (typeof k !== 'number' || !Number.isFinite(k) || k < 0 || k > 1)
+    throw new UsageError(`${file} records a flagThreshold that is not a number in [0, 1] (${JSON.stringify(k)}); fix it or give --threshold K.`);
+  return { threshold: k, source: typeof trim?.calibratedOn === 'string' ? `${file}, calibrated on ${trim.calibratedOn}` : file };
+}
+
+function readThreshold(v: { threshold?: string; 'threshold-from'?: string; 'prm-path'?: string }): { threshold: number; source: string } {
   if (v.threshold !== undefined && v['threshold-from'] !== undefined) throw new UsageError('Give --threshold K or --threshold-from FILE, not both.');
   if (v.threshold !== undefined) {
     const k = Number(v.threshold);
@@ -117,7 +140,7 @@ function readThreshold(v: { threshold?: string; 'threshold-from'?: string }): { 
     return { threshold: k, source: '--threshold' };
   }
   const file = v['threshold-from'];
-  if (file === undefined) return { threshold: DEFAULT_FLAG_THRESHOLD, source: 'default' };
+  if (file === undefined) return (v['prm-path'] !== undefined ? folderThreshold(v['prm-path']) : null) ?? { threshold: DEFAULT_FLAG_THRESHOLD, source: 'default' };
   let summary: unknown;
   try {
     summary = JSON.parse(readInput(file, '--threshold-from'));

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { splitSteps } from '../../core/steps.ts';
 import { checkSolution } from '../../organism/checker.ts';
 import { OrganismFormatError } from '../../organism/errors.ts';
-import { labelledSolutions } from '../../organism/processbench.ts';
+import { injectedRecords } from '../../organism/inject.ts';
+import { labelledSolutions, type LabelledRecord } from '../../organism/processbench.ts';
 import { ORGANISM_SEED, SPLIT_NAMES, generateSplits, toJsonl, type SplitName } from '../../organism/splits.ts';
 import { parseOptions, UsageError, type Command } from '../command.ts';
 import { localStepModel } from '../local-models.ts';
@@ -28,6 +29,11 @@ Usage:
       (default public/organism/test.jsonl) K times (default 1; seed ${ORGANISM_SEED}, T 0.7, top-p 0.8) and each
       solution is labelled with its first wrong step (0-based) or -1. Rows: {"id", "problem", "steps",
       "label", "final_answer_correct", "generator"}.
+  trim organism processbench --inject [--error-share P] [--problems FILE] [--limit N] [--seed N] --out FILE
+      The same shape from student-style mistakes instead of a model: per problem, with probability P
+      (default 0.5) the reference solution with one injected mistake (a wrong result, off by one, another
+      operation, a number copied wrongly; the steps after it carry on from the wrong value), otherwise the
+      reference solution. "generator" names the mistake ("injected:off-by-one") or "reference".
 `;
 
 function count(v: string | undefined, name: string): number | undefined {
@@ -109,10 +115,16 @@ async function processbench(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     temperature: { type: 'string' },
     'top-p': { type: 'string' },
+    inject: { type: 'boolean' },
+    'error-share': { type: 'string' },
     out: { type: 'string' },
   });
   if (!values.out) throw new UsageError('--out FILE is required.');
-  if (!values['weak-path']) throw new UsageError('--weak-path DIR is required: the model whose solutions are labelled (e.g. public/models/organism/weak).');
+  if (values.inject) {
+    const modelOnly = (['weak-path', 'samples', 'temperature', 'top-p'] as const).find((f) => values[f] !== undefined);
+    if (modelOnly) throw new UsageError(`--${modelOnly} is for a model's own solutions; --inject writes reference solutions with injected mistakes.`);
+  } else if (values['error-share'] !== undefined) throw new UsageError('--error-share goes with --inject.');
+  else if (!values['weak-path']) throw new UsageError('--weak-path DIR is required: the model whose solutions are labelled (e.g. public/models/organism/weak).');
   const unit = (v: string | undefined, name: string, fallback: number, max: number) => {
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -136,19 +148,29 @@ async function processbench(argv: string[]): Promise<void> {
   }
   const limit = count(values.limit, 'limit');
   if (limit !== undefined) problems = problems.slice(0, limit);
+  const seed = count(values.seed, 'seed') ?? ORGANISM_SEED;
+  if (values.inject) {
+    // A hand-edited line that is not an organism problem is refused by the parser with its reason.
+    writeRecords(values.out, injectedRecords(problems, { seed, errorShare: unit(values['error-share'], 'error-share', 0.5, 1) }));
+    return;
+  }
   const model = localStepModel.build('weak', { 'weak-path': values['weak-path'] }, process.env);
   try {
     const records = await labelledSolutions(model, problems, {
       samples: Math.max(1, count(values.samples, 'samples') ?? 1),
-      seed: count(values.seed, 'seed') ?? ORGANISM_SEED,
+      seed,
       sampling: { temperature: unit(values.temperature, 'temperature', 0.7, 2), topP: unit(values['top-p'], 'top-p', 0.8, 1) },
     });
-    writeFileSync(values.out, records.map((r) => JSON.stringify(r) + '\n').join(''));
-    const wrong = records.filter((r) => r.label >= 0).length;
-    process.stderr.write(`wrote ${records.length} labelled solutions to ${values.out}: ${wrong} with an error, ${records.length - wrong} all correct\n`);
+    writeRecords(values.out, records);
   } finally {
     await model.dispose?.();
   }
+}
+
+function writeRecords(out: string, records: readonly LabelledRecord[]): void {
+  writeFileSync(out, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  const wrong = records.filter((r) => r.label >= 0).length;
+  process.stderr.write(`wrote ${records.length} labelled solutions to ${out}: ${wrong} with an error, ${records.length - wrong} all correct\n`);
 }
 
 const subcommands: Record<string, (argv: string[]) => void | Promise<void>> = { data, check, processbench };
