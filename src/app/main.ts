@@ -23,6 +23,7 @@ import { ApiKeyStore } from './secrets.ts';
 import { defaultSettings, formatPrmSpec, formatWeakSpec, type Settings } from './settings.ts';
 import { addAgreedOrigins, agreedOrigins, forgetAgreedOrigins, loadStoredSettings, saveSettings, sessionId } from './storage.ts';
 import { readUrlConfig, settingsToQuery } from './url-config.ts';
+import { setupCheckMode } from './modes/check-mode.ts';
 import { confirmTransmission } from './views/confirm-dialog.ts';
 import { askAboutLink } from './views/link-dialog.ts';
 import { HistoryView } from './views/history-view.ts';
@@ -56,6 +57,8 @@ async function boot(): Promise<void> {
   });
   const session = sessionId();
   const memoryRecords: SolveRecord[] = [];
+  // Checks of a student's work count in the session's ledger but are not solves: kept out of the history.
+  const checkRecords: SolveRecord[] = [];
   const records = async () => (history ? history.list() : [...memoryRecords].reverse());
 
   const solveView = new SolveView({
@@ -69,7 +72,7 @@ async function boot(): Promise<void> {
   let shown: SolveRecord | null = null;
   const refresh = async () => {
     const all = await records();
-    ledgerView.render(shown, all.filter((r) => r.sessionId === session));
+    ledgerView.render(shown, [...checkRecords, ...all.filter((r) => r.sessionId === session)]);
     historyView.render(all);
   };
   const historyView = new HistoryView(byId('history-body'), (r) => {
@@ -87,7 +90,7 @@ async function boot(): Promise<void> {
     if (remoteUrl && apiKey !== null) keys.set(remoteUrl, apiKey, remember);
     else if (remoteUrl && keys.get(remoteUrl)) keys.set(remoteUrl, keys.get(remoteUrl)!, remember);
     saveSettings(settings);
-    replaceQuery(settingsToQuery(settings));
+    replaceQuery(settingsToQuery(settings, undefined, checkQuery()));
     settingsView.fill(settings);
     showAgreed();
     byId('settings-message').textContent = 'Settings applied.';
@@ -116,6 +119,40 @@ async function boot(): Promise<void> {
 
   const problemBox = byId<HTMLTextAreaElement>('problem');
   if (url.problem) problemBox.value = url.problem;
+  const checkMode = setupCheckMode({
+    settings: () => settings,
+    models,
+    keys,
+    confirm: {
+      dialog: byId<HTMLDialogElement>('confirm-dialog'),
+      host: byId('confirm-host'),
+      url: byId('confirm-url'),
+      body: byId('confirm-body'),
+      send: byId<HTMLButtonElement>('confirm-send'),
+      refuse: byId<HTMLButtonElement>('confirm-refuse'),
+    },
+    sessionId: session,
+    showInLedger: (rec) => {
+      if (!checkRecords.includes(rec)) checkRecords.push(rec);
+      shown = rec;
+      void refresh();
+    },
+    base: document.baseURI,
+  });
+  if (url.solution) checkMode.setSolution(url.solution);
+  const modeRadios = [...document.querySelectorAll<HTMLInputElement>('#mode-switch input[name="mode"]')];
+  const mode = () => (modeRadios.find((r) => r.checked)?.value === 'check' ? 'check' : 'solve');
+  const showMode = () => {
+    byId('check-panel').hidden = mode() !== 'check';
+    byId('solve-panel').hidden = mode() === 'check';
+    document.body.dataset.mode = mode();
+  };
+  modeRadios.forEach((r) => {
+    r.checked = r.value === url.mode;
+    r.addEventListener('change', showMode);
+  });
+  showMode();
+  const checkQuery = () => (mode() === 'check' ? { solution: checkMode.solution() } : undefined);
   const solveButton = byId<HTMLButtonElement>('solve-button');
   const stopButton = byId<HTMLButtonElement>('stop-button');
   let run: Run | null = null;
@@ -295,7 +332,7 @@ async function boot(): Promise<void> {
     );
   });
   byId('copy-link').addEventListener('click', async () => {
-    const link = location.origin + location.pathname + settingsToQuery(settings, problemBox.value);
+    const link = location.origin + location.pathname + settingsToQuery(settings, problemBox.value, checkQuery());
     await navigator.clipboard?.writeText(link).catch(() => {});
     byId('settings-message').textContent = `Link (no API key in it): ${link}`;
   });
@@ -324,7 +361,7 @@ async function boot(): Promise<void> {
         notify(`Using the link's settings: ${linkReview.newHosts.map((d) => d.host).join(', ')} added.`);
       } else {
         // Only the problem text is taken from a declined link; the address bar then shows what is in use.
-        replaceQuery(settingsToQuery(settings, url.problem ?? undefined));
+        replaceQuery(settingsToQuery(settings, url.problem ?? undefined, url.mode === 'check' ? { solution: url.solution ?? undefined } : undefined));
         notify(`Kept your settings: nothing is sent to ${linkReview.newHosts.map((d) => d.host).join(', ')}.`);
       }
       settingsView.fill(settings);

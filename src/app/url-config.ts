@@ -23,6 +23,10 @@ export interface UrlConfig {
   settings: Settings;
   /** The `problem` parameter, if any. */
   problem: string | null;
+  /** `mode=check` opens "Check my work"; anything else (or nothing) the solver. */
+  mode: PageMode;
+  /** The `solution` parameter (a student's own steps for check mode), if any. */
+  solution: string | null;
   /** Parameters that could not be used, each with what to do about it. */
   problems: string[];
   /** Names of parameters that looked like secrets (by name or by value) and were ignored. */
@@ -30,6 +34,11 @@ export interface UrlConfig {
   /** Names to remove from the address bar: the secrets and every unknown parameter. */
   scrub: string[];
 }
+
+export type PageMode = 'solve' | 'check';
+
+/** Texts the user wrote (problem, solution): a key mentioned in passing is not a key. */
+const TEXT_PARAMS = new Set(['problem', 'solution']);
 
 const SECRET_NAME = /key|token|secret|password|passwd|auth|bearer|credential/i;
 
@@ -114,6 +123,11 @@ const PARAMS: Record<string, Apply> = {
   timeout: (s, v) => (s.remoteTimeoutMs = intIn('timeout', v, 1, 3600) * 1000),
   budget: (s, v) => (s.budget = v.trim() === '' ? null : numIn('budget', v, 0, 100)),
   problem: () => {},
+  // Page state, not settings: read by readUrlConfig; a link never sends either anywhere.
+  solution: () => {},
+  mode: (_s, v) => {
+    if (v !== 'solve' && v !== 'check') throw new Error(`mode=${v}: use mode=solve or mode=check.`);
+  },
 };
 
 /** Applies the query string on top of `base`; bad parameters are reported and skipped, never fatal. */
@@ -126,8 +140,8 @@ export function readUrlConfig(search: string, base: Settings): UrlConfig {
   for (const name of new Set(params.keys())) {
     const apply = PARAMS[name];
     const values = params.getAll(name);
-    // A problem text may mention "sk-" in passing: only a whole value shaped like a key counts there.
-    const credential = name === 'problem' ? values.some(isCredential) : values.some(carriesCredential);
+    // A problem or solution may mention "sk-" in passing: only a whole value shaped like a key counts there.
+    const credential = TEXT_PARAMS.has(name) ? values.some(isCredential) : values.some(carriesCredential);
     if (credential || (!apply && SECRET_NAME.test(name))) {
       secrets.push(name);
       continue;
@@ -149,12 +163,16 @@ export function readUrlConfig(search: string, base: Settings): UrlConfig {
       `Ignored and removed from the address bar: ${secrets.map((s) => `"${s}"`).join(', ')} (a secret, or a value that looks like an API key or token). ` +
         'Secrets are never read from a link; enter the API key in Settings → Remote model.',
     );
-  const problem = secrets.includes('problem') ? null : params.get('problem');
-  return { settings, problem: problem && problem.trim() ? problem : null, problems, secrets, scrub: [...secrets, ...unknown] };
+  const text = (name: string) => {
+    const v = secrets.includes(name) ? null : params.get(name);
+    return v && v.trim() ? v : null;
+  };
+  const mode: PageMode = params.get('mode') === 'check' ? 'check' : 'solve';
+  return { settings, problem: text('problem'), mode, solution: text('solution'), problems, secrets, scrub: [...secrets, ...unknown] };
 }
 
 /** The query string that reproduces `settings` (for "copy link"); it never contains the API key. */
-export function settingsToQuery(s: Settings, problem?: string): string {
+export function settingsToQuery(s: Settings, problem?: string, check?: { solution?: string }): string {
   const p = new URLSearchParams();
   p.set('weak', formatWeakSpec(s.weak));
   p.set('prm', formatPrmSpec(s.prm));
@@ -177,5 +195,7 @@ export function settingsToQuery(s: Settings, problem?: string): string {
   if (s.remoteTimeoutMs !== d.remoteTimeoutMs) p.set('timeout', String(Math.round(s.remoteTimeoutMs / 1000)));
   if (s.budget !== null) p.set('budget', String(s.budget));
   if (problem?.trim()) p.set('problem', problem);
+  if (check) p.set('mode', 'check');
+  if (check?.solution?.trim()) p.set('solution', check.solution);
   return '?' + p.toString();
 }

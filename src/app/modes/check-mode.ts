@@ -1,0 +1,274 @@
+// "Check my work": a student's own solution is scored step by step by the PRM on this device (nothing
+// leaves it while checking), the first step under the flag threshold is marked, and only when asked is
+// that step (with the problem and the steps before it, never a later one) sent to a strong model for a
+// hint. A strong model on the device writes a corrected step instead: it cannot follow a tutor's brief.
+
+import { openAIHintModel } from '../../backends/hint.ts';
+import { splitStudentSteps } from '../../core/check.ts';
+import { errorMessage, isAbort, RemoteUnreachableError, SendRefusedError } from '../../core/errors.ts';
+import { emptyLedger, recordTransmission } from '../../core/ledger.ts';
+import { validateProblem } from '../../core/solve.ts';
+import { mulberry32 } from '../../core/rng.ts';
+import { mistakeExample } from '../../organism/student-example.ts';
+import { calibratedThreshold, firstChangedStep, scoredLine, type Checked } from '../check-state.ts';
+import { byId } from '../dom.ts';
+import { loadExamples } from '../examples.ts';
+import type { SolveRecord } from '../history.ts';
+import type { ModelManager } from '../models.ts';
+import type { ApiKeyStore } from '../secrets.ts';
+import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
+import { confirmTransmission, type ConfirmElements } from '../views/confirm-dialog.ts';
+import { CheckView } from '../views/check-view.ts';
+
+export interface CheckModeDeps {
+  settings(): Settings;
+  models: ModelManager;
+  keys: ApiKeyStore;
+  confirm: ConfirmElements;
+  sessionId: string;
+  /** The check's record in the privacy ledger (a check is not a solve: it stays out of the history). */
+  showInLedger(rec: SolveRecord): void;
+  /** The page's base URL (models and examples are resolved against it). */
+  base: string;
+}
+
+export interface CheckMode {
+  /** Fills the solution box (from a link). */
+  setSolution(text: string): void;
+  solution(): string;
+}
+
+export function setupCheckMode(deps: CheckModeDeps): CheckMode {
+  const problemBox = byId<HTMLTextAreaElement>('problem');
+  const solutionBox = byId<HTMLTextAreaElement>('solution');
+  const checkButton = byId<HTMLButtonElement>('check-button');
+  const thresholdBox = byId<HTMLInputElement>('flag-threshold');
+  const thresholdNote = byId('flag-threshold-note');
+  const confirmBox = byId<HTMLInputElement>('check-confirm');
+  const list = byId<HTMLOListElement>('check-steps');
+  const view = new CheckView({
+    list,
+    status: byId('check-status'),
+    error: byId('check-error'),
+    help: byId('check-help'),
+    helpButton: byId<HTMLButtonElement>('help-button'),
+    helpText: byId('help-text'),
+  });
+
+  let last: (Checked & { problem: string; threshold: number }) | null = null;
+  let record: SolveRecord | null = null;
+  let busy: AbortController | null = null;
+  /** Calibrated thresholds per PRM spec, read once from the folder's config.json. */
+  const calibrations = new Map<string, Promise<{ threshold: number; calibrated: boolean }>>();
+
+  const defaultThreshold = (s: Settings) => {
+    const spec = formatPrmSpec(s.prm);
+    let p = calibrations.get(spec);
+    if (!p) {
+      p =
+        s.prm.kind === 'tjs'
+          ? fetch(new URL(`${s.prm.url.replace(/\/$/, '')}/config.json`, deps.base))
+              .then((r) => (r.ok ? r.json() : null))
+              .then(calibratedThreshold, () => calibratedThreshold(null))
+          : Promise.resolve(calibratedThreshold(null));
+      calibrations.set(spec, p);
+    }
+    return p;
+  };
+
+  /** The user's threshold, or the PRM's calibrated one (shown as the box's placeholder). */
+  const threshold = async (s: Settings): Promise<number> => {
+    const d = await defaultThreshold(s);
+    thresholdBox.placeholder = d.threshold.toFixed(3).replace(/0+$/, '').replace(/\.$/, '');
+    thresholdNote.textContent = d.calibrated ? 'Empty: the threshold calibrated for this PRM.' : 'Empty: 0.5 (this PRM carries no calibrated threshold).';
+    const v = thresholdBox.value.trim();
+    const n = Number(v);
+    if (v === '' || !Number.isFinite(n) || n < 0 || n > 1) return d.threshold;
+    return n;
+  };
+
+  const finished = () => {
+    busy = null;
+    checkButton.disabled = false;
+    document.body.dataset.checking = 'false';
+    document.body.dataset.checks = String(Number(document.body.dataset.checks ?? 0) + 1);
+  };
+
+  const newRecord = (s: Settings, problem: string): SolveRecord => ({
+    id: crypto.randomUUID(),
+    sessionId: deps.sessionId,
+    startedAt: Date.now(),
+    updatedAt: Date.now(),
+    status: 'done',
+    problem,
+    setup: { weak: formatWeakSpec(s.weak), prm: formatPrmSpec(s.prm), strong: null, strongWhere: null, policy: 'check my work' },
+    steps: [],
+    holds: [],
+    transmissions: [],
+    ledger: emptyLedger(),
+    answer: null,
+    finish: null,
+    error: null,
+  });
+
+  const check = async () => {
+    let problem: string;
+    try {
+      problem = validateProblem(problemBox.value);
+    } catch (err) {
+      view.begin('');
+      view.showError(errorMessage(err));
+      return;
+    }
+    const steps = splitStudentSteps(solutionBox.value);
+    if (!steps.length) {
+      view.begin('');
+      view.showError('Your solution is empty: write or paste your steps, one per paragraph (or one per line).');
+      return;
+    }
+    const s = deps.settings();
+    if (s.prm.kind === 'none') {
+      view.begin('');
+      view.showError('Checking needs a process reward model on this device: choose one in Settings → Process reward model (the demo PRM, a transformers.js folder, or self-check).');
+      return;
+    }
+    checkButton.disabled = true;
+    document.body.dataset.checking = 'true';
+    busy = new AbortController();
+    view.begin('Loading the PRM…');
+    try {
+      const { prm } = await deps.models.prepare(s, busy.signal);
+      if (!prm) throw new Error('The PRM did not load; check Settings → Process reward model.');
+      const t = await threshold(s);
+      const key = JSON.stringify([problem, formatPrmSpec(s.prm)]);
+      const from = firstChangedStep(last, key, steps);
+      if (!record || last?.key !== key) record = newRecord(s, problem);
+      const scores: (number | undefined)[] = [...(last?.scores.slice(0, from) ?? []), ...steps.slice(from).map(() => undefined)];
+      view.showSteps(steps, scores, t);
+      view.setStatus(`Scoring ${steps.length - from} of ${steps.length} steps on this device…`);
+      const t0 = performance.now();
+      // One step per call: the PRM's cache holds the steps before it, so each call runs one step, and
+      // each score shows as soon as it is known.
+      for (let i = from; i < steps.length; i++) {
+        const got = await prm.score({ problem, steps: steps.slice(0, i + 1), signal: busy.signal });
+        scores[i] = got[i];
+        record.ledger!.prmCalls++;
+        view.showSteps(steps, scores, t);
+      }
+      const ms = performance.now() - t0;
+      last = { key, steps, scores: scores as number[], problem, threshold: t };
+      record.updatedAt = Date.now();
+      deps.showInLedger(record);
+      const flagged = view.showSteps(steps, scores, t);
+      Object.assign(list.dataset, { scored: String(steps.length - from), total: String(steps.length), ms: String(Math.round(ms)) });
+      const verdict = flagged === null ? `No step is below ${t}: nothing to flag.` : `Step ${flagged + 1} is the first below ${t}: look there first.`;
+      view.setStatus(`${scoredLine(steps.length - from, steps.length, ms)} ${verdict}`);
+      if (flagged !== null) view.offerHelp(s.strongLocal ? 'Show a corrected step' : 'Get a hint for this step');
+    } catch (err) {
+      view.setStatus('');
+      if (isAbort(err)) view.setStatus('Stopped.');
+      else view.showError(errorMessage(err));
+    } finally {
+      finished();
+    }
+  };
+
+  const help = async () => {
+    if (!last || !record) return;
+    const flagged = last.scores.findIndex((x) => x < last!.threshold);
+    if (flagged < 0) return;
+    const { problem, steps } = last;
+    const rec = record;
+    const s = deps.settings();
+    const button = byId<HTMLButtonElement>('help-button');
+    button.disabled = true;
+    busy = new AbortController();
+    const signal = busy.signal;
+    try {
+      if (s.strongLocal) {
+        view.showHelpMessage('The strong model on this device is writing the step…');
+        const { strong } = await deps.models.prepare(s, signal);
+        if (!strong) throw new Error('The strong model on this device did not load; check Settings → Remote model.');
+        // It writes step t from the steps before it only: it never sees the student's version.
+        const r = await strong.next({ problem, steps: steps.slice(0, flagged), maxTokens: s.maxStepTokens, sampling: { temperature: 0 }, signal });
+        view.showHelp('corrected', r.text, `A corrected step ${flagged + 1}, written on this device by the strong model from your steps before it:`);
+        return;
+      }
+      if (!s.remote) {
+        view.showHelpMessage('No strong model to ask: add a remote model under Settings → Remote model (or a strong model on this device).');
+        return;
+      }
+      const remote = s.remote;
+      const host = new URL(remote.baseUrl).host;
+      if (!navigator.onLine) {
+        view.showHelpMessage(`You are offline (the hint needs ${host}), so the hint is held. Your steps and scores are kept: ask again when you are back online.`);
+        return;
+      }
+      view.showHelpMessage(`Asking ${host} for a hint about step ${flagged + 1}…`);
+      const model = openAIHintModel({
+        baseUrl: remote.baseUrl,
+        model: remote.model,
+        mode: remote.mode,
+        apiKey: deps.keys.get(remote.baseUrl) ?? undefined,
+        http: { timeoutMs: s.remoteTimeoutMs, maxRetries: 2 },
+      });
+      const hint = await model.hint({
+        problem,
+        steps,
+        flagged,
+        signal,
+        beforeSend: async (t) => {
+          if (confirmBox.checked && !(await confirmTransmission(deps.confirm, t, signal)))
+            throw new SendRefusedError(`You declined to send your steps to ${t.host}; nothing was sent. Your steps and scores are kept.`);
+          rec.transmissions.push(t);
+          recordTransmission(rec.ledger!, t);
+          rec.setup = { ...rec.setup, strong: `${remote.model} @ ${host}`, strongWhere: 'remote' };
+          rec.updatedAt = Date.now();
+          deps.showInLedger(rec);
+        },
+      });
+      view.showHelp('hint', hint || '(the model sent an empty hint)', `A hint about step ${flagged + 1} from ${host}:`);
+    } catch (err) {
+      if (err instanceof RemoteUnreachableError)
+        view.showHelpMessage(`The remote model cannot be reached (${errorMessage(err)}), so the hint is held. Your steps and scores are kept: ask again when it can be reached.`);
+      else if (isAbort(err)) view.showHelpMessage('Stopped.');
+      else view.showHelpMessage(errorMessage(err));
+    } finally {
+      busy = null;
+      button.disabled = false;
+      document.body.dataset.helps = String(Number(document.body.dataset.helps ?? 0) + 1);
+    }
+  };
+
+  checkButton.addEventListener('click', () => void check());
+  byId('help-button').addEventListener('click', () => void help());
+  // A new threshold re-reads the verdicts; no step needs scoring again.
+  thresholdBox.addEventListener('change', async () => {
+    if (!last || busy) return;
+    const t = await threshold(deps.settings());
+    last.threshold = t;
+    const flagged = view.showSteps(last.steps, last.scores, t);
+    if (flagged === null) view.hideHelp();
+    else view.offerHelp(deps.settings().strongLocal ? 'Show a corrected step' : 'Get a hint for this step');
+  });
+  byId('check-example-button').addEventListener('click', async () => {
+    try {
+      const problems = await loadExamples(new URL('./organism/test.jsonl', deps.base).href);
+      if (!problems.length) return;
+      const rng = mulberry32(Math.floor(Math.random() * 2 ** 31));
+      const ex = mistakeExample(problems[Math.floor(rng() * problems.length)]!, rng);
+      problemBox.value = ex.problem;
+      solutionBox.value = ex.steps.join('\n');
+      view.begin('');
+      view.clearSteps();
+    } catch (err) {
+      view.showError(errorMessage(err));
+    }
+  });
+  void threshold(deps.settings()).catch(() => {});
+
+  return {
+    setSolution: (text) => void (solutionBox.value = text),
+    solution: () => solutionBox.value,
+  };
+}
