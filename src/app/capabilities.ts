@@ -11,6 +11,8 @@ export type WebGpuStatus =
       shaderF16: boolean;
       /** Largest buffer the adapter allows, a rough proxy for usable GPU memory. */
       maxBufferBytes: number;
+      /** Largest buffer one shader may bind as storage: an embedding table must fit in it (0: not reported). */
+      maxStorageBindingBytes: number;
     }
   | { available: false; reason: string };
 
@@ -59,8 +61,11 @@ async function probeWebGpu(nav: NavigatorLike): Promise<WebGpuStatus> {
     fallback: !!(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter),
     shaderF16: adapter.features.has('shader-f16'),
     maxBufferBytes: Math.max(adapter.limits.maxBufferSize ?? 0, adapter.limits.maxStorageBufferBindingSize ?? 0),
+    maxStorageBindingBytes: finiteOr0(Math.min(adapter.limits.maxBufferSize ?? Infinity, adapter.limits.maxStorageBufferBindingSize ?? Infinity)),
   };
 }
+
+const finiteOr0 = (x: number) => (Number.isFinite(x) ? x : 0);
 
 /** Where transformers.js models run for a device choice. */
 export function tjsDevice(choice: 'auto' | 'webgpu' | 'wasm', caps: Capabilities): 'webgpu' | 'wasm' {

@@ -9,6 +9,7 @@ import { selfCheckScorer } from '../backends/self-check.ts';
 import { connectWebLlm, webllmProbe, webllmStepModel, type WebLlmEngine } from '../backends/webllm.ts';
 import { WorkerClient, type WorkerStatus } from '../backends/worker-client.ts';
 import { tjsDevice, type Capabilities } from './capabilities.ts';
+import { folderFacts, judgeFit } from './model-fit.ts';
 import type { PrmHead } from '../backends/prm-layout.ts';
 import type { Settings } from './settings.ts';
 
@@ -42,6 +43,7 @@ const WORKER_NAMES: Record<ModelRole, string> = { weak: 'the small model', prm: 
 export class ModelManager {
   private readonly workers = new Map<ModelRole, Held<WorkerClient<TjsWorkerConfig>>>();
   private webllm: Held<WebLlmEngine & { unload(): Promise<void> }> | null = null;
+  private readonly fitChecked = new Set<string>();
 
   constructor(
     private readonly caps: Capabilities,
@@ -61,6 +63,13 @@ export class ModelManager {
     let weak: StepModel;
     let selfProbe: () => StepScorer;
     const w = s.weak;
+    // Every folder is judged before any of them is downloaded: a PRM that cannot fit should not cost
+    // the user the small model's download first.
+    await this.checkFit([
+      ...(w.kind === 'tjs' ? [{ role: 'weak' as const, url: w.url }] : []),
+      ...(s.strongLocal ? [{ role: 'strong' as const, url: s.strongLocal }] : []),
+      ...(s.prm.kind === 'tjs' ? [{ role: 'prm' as const, url: s.prm.url }] : []),
+    ], device);
     if (w.kind === 'tjs') {
       const client = await this.tjsWorker('weak', { url: this.abs(w.url), device, ort });
       weak = client.stepModel(`tjs:${w.url}`);
@@ -75,6 +84,27 @@ export class ModelManager {
     if (s.prm.kind === 'self') out.prm = selfProbe();
     else if (s.prm.kind === 'tjs') out.prm = (await this.tjsWorker('prm', { url: this.abs(s.prm.url), device, ort, head: s.prm.head })).scorer(`tjs:${s.prm.url}#${s.prm.head}`);
     return out;
+  }
+
+  /** Refuses, before any download, a model that cannot run here; warnings go to the role's status line. */
+  private async checkFit(models: { role: ModelRole; url: string }[], device: 'webgpu' | 'wasm'): Promise<void> {
+    const key = (m: { url: string }) => `${this.abs(m.url)} ${device}`;
+    const pending = models.filter((m) => !this.fitChecked.has(key(m)));
+    if (pending.length === 0) return;
+    const estimate = await navigator.storage?.estimate?.().catch(() => null);
+    const free = estimate?.quota !== undefined ? estimate.quota - (estimate.usage ?? 0) : null;
+    for (const m of pending) {
+      let facts;
+      try {
+        facts = await folderFacts(this.abs(m.url), m.url);
+      } catch {
+        continue; // the worker's own load reports an unreachable folder, with its own advice
+      }
+      const verdict = judgeFit(facts, device, this.caps, free);
+      if (verdict.refuse) throw new ConfigError(verdict.refuse);
+      for (const text of verdict.warnings) this.onStatus(m.role, { type: 'progress', progress: { loaded: 0, total: 0, text } });
+      this.fitChecked.add(key(m));
+    }
   }
 
   private async tjsWorker(role: ModelRole, config: TjsWorkerConfig): Promise<WorkerClient<TjsWorkerConfig>> {
