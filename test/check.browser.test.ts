@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StaticServer } from '../src/cli/static-server.ts';
+import { checkSolution } from '../src/organism/checker.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
 import { buildPage, launch, openPage, servePage, type Browser } from './helpers/page.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
@@ -161,7 +162,12 @@ describe('check my work', { timeout: 150_000 }, () => {
     await page.getByRole('button', { name: 'Example with a mistake' }).click();
     await expect.poll(() => page.inputValue('#solution')).toMatch(/^1\) \d+[+*-]\d=\d+\n2\) /);
     expect(await page.inputValue('#problem')).toMatch(/^Start with \d, then 1\) /);
-    expect((await page.inputValue('#solution')).split('\n').at(-1)).toMatch(/\\boxed\{-?\d+\}$/);
+    const solution = (await page.inputValue('#solution')).split('\n');
+    expect(solution.at(-1)).toMatch(/\\boxed\{-?\d+\}$/);
+    // One slip: the organism checker finds a first wrong step (the rest carry on from it).
+    const verdict = checkSolution(await page.inputValue('#problem'), solution);
+    expect(verdict.firstError).not.toBeNull();
+    expect(verdict.steps.filter((s) => s.label === 'first-wrong')).toHaveLength(1);
     await page.close();
   });
 

@@ -9,7 +9,8 @@ import { errorMessage, isAbort, RemoteUnreachableError, SendRefusedError } from 
 import { emptyLedger, recordTransmission } from '../../core/ledger.ts';
 import { validateProblem } from '../../core/solve.ts';
 import { mulberry32 } from '../../core/rng.ts';
-import { mistakeExample } from '../../organism/student-example.ts';
+import { injectError } from '../../organism/inject.ts';
+import { parseProblem } from '../../organism/task.ts';
 import { calibratedThreshold, firstChangedStep, scoredLine, type Checked } from '../check-state.ts';
 import { byId } from '../dom.ts';
 import { loadExamples } from '../examples.ts';
@@ -256,8 +257,10 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
       const problems = await loadExamples(new URL('./organism/test.jsonl', deps.base).href);
       if (!problems.length) return;
       const rng = mulberry32(Math.floor(Math.random() * 2 ** 31));
-      const ex = mistakeExample(problems[Math.floor(rng() * problems.length)]!, rng);
-      problemBox.value = ex.problem;
+      // A student-style slip (organism/inject.ts), the steps after it carried on from the wrong value.
+      const problem = problems[Math.floor(rng() * problems.length)]!.trim();
+      const ex = injectError(parseProblem(problem), rng);
+      problemBox.value = problem;
       solutionBox.value = ex.steps.join('\n');
       view.begin('');
       view.clearSteps();
