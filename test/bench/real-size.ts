@@ -8,10 +8,10 @@
 //     PRM ms per step, and a second load from the cache;
 //   the page itself, on WASM, solving a short problem with both models.
 // Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
-// --skip-webgpu, --skip-page, --browser-points 5,10 (PRM points in the browser; default 5,10,30).
+// --skip-wasm, --skip-webgpu, --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import { ortWasm } from '../../src/app/build/vite-plugins.ts';
 import { startStaticServer } from '../../src/cli/static-server.ts';
-import { buildPage, launch, openPage, type Browser } from '../helpers/page.ts';
+import { buildPage, CHROMIUM, launch, openPage, type Browser } from '../helpers/page.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { PRM, realSizeModels, SMALL } from './real-size/models.ts';
 import type { BenchAnswer, BenchAsk } from './real-size/bench-page.ts';
@@ -31,11 +31,16 @@ const { values: flags } = parseArgs({
     'skip-node': { type: 'boolean' },
     'skip-browser': { type: 'boolean' },
     'skip-webgpu': { type: 'boolean' },
+    'skip-wasm': { type: 'boolean' },
     'skip-page': { type: 'boolean' },
     'browser-points': { type: 'string' },
+    'webgpu-points': { type: 'string' },
   },
 });
-const browserPoints = flags['browser-points'] ? flags['browser-points'].split(',').map(Number) : [...PRM_POINTS];
+const points = (flag: string | undefined, d: readonly number[]) => (flag ? flag.split(',').map(Number) : [...d]);
+// SwiftShader runs a 1.5B model's forward pass on the CPU through a GPU emulator: 30 steps there take
+// far longer than the rest of the benchmark, so WebGPU stops at 10 unless told otherwise.
+const pointsFor = { wasm: points(flags['browser-points'], PRM_POINTS), webgpu: points(flags['webgpu-points'], [5, 10]) };
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 interface Row {
@@ -127,13 +132,14 @@ if (!flags['skip-browser']) {
   });
   const site = await startStaticServer({ dir: outDir, mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]! } });
   try {
-    for (const device of flags['skip-webgpu'] ? (['wasm'] as const) : (['wasm', 'webgpu'] as const)) {
+    const devices = (['wasm', 'webgpu'] as const).filter((d) => !flags[`skip-${d}`]);
+    for (const device of devices) {
       const browser = await launch({ webgpu: device === 'webgpu' });
       const where = device === 'wasm' ? 'Chromium, WASM' : 'Chromium, WebGPU (SwiftShader)';
       try {
         for (const kind of ['lm', 'prm'] as const) {
           const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
-          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: browserPoints };
+          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device] };
           log(`${where}: ${model}, first load and timings …`);
           const page = await benchPage(browser, `${site.url}/bench.html`);
           let first: { value: BenchAnswer; peakMB: number };
@@ -159,7 +165,7 @@ if (!flags['skip-browser']) {
             loadS: `${fmtMs(first.value.loadMs)} (cached ${fmtMs(second.value.loadMs)})`,
             memMB: `${first.peakMB}`,
             decode: first.value.decode ? `${first.value.decode.msPerToken.toFixed(0)} ms` : '',
-            prm: first.value.incremental ? `incremental ${perPoint(first.value.incremental, browserPoints)}` : '',
+            prm: first.value.incremental ? `incremental ${perPoint(first.value.incremental, pointsFor[device])}` : '',
             note: `${first.value.description}; page heap ${first.value.pageHeapMB ?? '?'} MB; ${second.value.cachedFiles} files cached`,
           });
         }
@@ -222,7 +228,7 @@ if (!flags['skip-page']) {
 // ---- Table -------------------------------------------------------------------------------------
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`\nReal-size models, random weights, q4 (${SMALL.copies} shapes; ${PRM.copies} shapes), byte-level tokenizer padded to 151,936 ids`);
-console.log(`Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; Chromium ${execFileSync('/usr/bin/chromium', ['--version']).toString().trim()}`);
+console.log(`Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; Node ${process.version}; ${execFileSync(CHROMIUM, ['--version'], { env: { ...process.env, CHROMIUM_FLAGS: '' } }).toString().trim()}`);
 console.log(`Decode: ms per token over ${DECODE_TOKENS} sampled tokens, prompt cached. PRM: ms for the call that scores steps 1..N (60 tokens each). Memory: peak RSS (MB) of the process / of Chromium's processes.`);
 const head: Row = { where: 'where', model: 'model', loadS: 'load', memMB: 'peak MB', decode: 'decode/token', prm: 'PRM per step (at N steps)', note: 'note' };
 const keys = Object.keys(head) as (keyof Row)[];
