@@ -1,30 +1,22 @@
-// The page: wires settings, models, the solve loop, the ledger and the history together. The solve loop
-// runs on this thread but only awaits workers and the network, so the page stays responsive.
+// The page: wires settings, models, the two modes (Solve: modes/solve-mode.ts; Check my work:
+// modes/check-mode.ts), the ledger and the history together.
 
 import 'katex/dist/katex.min.css';
-import * as Comlink from 'comlink';
 import './styles.css';
-import { openAIStepModel } from '../backends/openai.ts';
-import { WebGpuMemoryError } from '../backends/webllm.ts';
-import { errorMessage, isAbort } from '../core/errors.ts';
-import { validateProblem } from '../core/solve.ts';
-import { budgetNote, type calibrateForBudget } from './budget.ts';
+import { errorMessage } from '../core/errors.ts';
 import { describeCapabilities, preflight, type Capabilities } from './capabilities.ts';
 import { byId, h } from './dom.ts';
 import { registerServiceWorker as registerUpdatingServiceWorker } from './sw-update.ts';
-import { loadExamples } from './examples.ts';
 import { History, type SolveRecord } from './history.ts';
 import { clearModelCaches, ModelManager } from './models.ts';
-import { smallerWebllmModel } from './presets.ts';
 import { networkBanner, type Unreachable } from './remote-gate.ts';
-import { startRun, type Run } from './runner.ts';
 import { reviewLink } from './link-guard.ts';
 import { ApiKeyStore } from './secrets.ts';
-import { defaultSettings, formatPrmSpec, formatWeakSpec, type Settings } from './settings.ts';
+import { defaultSettings, type Settings } from './settings.ts';
 import { addAgreedOrigins, agreedOrigins, forgetAgreedOrigins, loadStoredSettings, saveSettings, sessionId } from './storage.ts';
 import { readUrlConfig, settingsToQuery } from './url-config.ts';
 import { setupCheckMode } from './modes/check-mode.ts';
-import { confirmTransmission } from './views/confirm-dialog.ts';
+import { setupSolveMode } from './modes/solve-mode.ts';
 import { askAboutLink } from './views/link-dialog.ts';
 import { HistoryView } from './views/history-view.ts';
 import { LedgerView } from './views/ledger-view.ts';
@@ -119,18 +111,20 @@ async function boot(): Promise<void> {
 
   const problemBox = byId<HTMLTextAreaElement>('problem');
   if (url.problem) problemBox.value = url.problem;
+  // One dialog shows every request before it leaves, for both modes.
+  const confirmEls = {
+    dialog: byId<HTMLDialogElement>('confirm-dialog'),
+    host: byId('confirm-host'),
+    url: byId('confirm-url'),
+    body: byId('confirm-body'),
+    send: byId<HTMLButtonElement>('confirm-send'),
+    refuse: byId<HTMLButtonElement>('confirm-refuse'),
+  };
   const checkMode = setupCheckMode({
     settings: () => settings,
     models,
     keys,
-    confirm: {
-      dialog: byId<HTMLDialogElement>('confirm-dialog'),
-      host: byId('confirm-host'),
-      url: byId('confirm-url'),
-      body: byId('confirm-body'),
-      send: byId<HTMLButtonElement>('confirm-send'),
-      refuse: byId<HTMLButtonElement>('confirm-refuse'),
-    },
+    confirm: confirmEls,
     sessionId: session,
     showInLedger: (rec) => {
       if (!checkRecords.includes(rec)) checkRecords.push(rec);
@@ -153,164 +147,33 @@ async function boot(): Promise<void> {
   });
   showMode();
   const checkQuery = () => (mode() === 'check' ? { solution: checkMode.solution() } : undefined);
-  const solveButton = byId<HTMLButtonElement>('solve-button');
-  const stopButton = byId<HTMLButtonElement>('stop-button');
-  let run: Run | null = null;
-  let loading: AbortController | null = null;
-
-  const confirmEls = {
-    dialog: byId<HTMLDialogElement>('confirm-dialog'),
-    host: byId('confirm-host'),
-    url: byId('confirm-url'),
-    body: byId('confirm-body'),
-    send: byId<HTMLButtonElement>('confirm-send'),
-    refuse: byId<HTMLButtonElement>('confirm-refuse'),
-  };
-
-  const solveNow = async () => {
-    let problem: string;
-    try {
-      problem = validateProblem(problemBox.value);
-    } catch (err) {
-      solveView.begin('');
-      solveView.showError(errorMessage(err));
-      return;
-    }
-    solveButton.disabled = true;
-    stopButton.disabled = false;
-    document.body.dataset.running = 'true';
-    shown = null;
-    unreachable = null;
-    showNetwork();
-    solveView.begin('Loading models…');
-    loading = new AbortController();
-    try {
-      const s = await withBudget(settings);
-      const local = await models.prepare(s, loading.signal);
-      loading = null;
-      const { weak, prm } = local;
-      // Only the key entered for this remote's own origin, never another server's.
-      const key = s.remote ? keys.get(s.remote.baseUrl) : null;
-      const strong =
-        local.strong ??
-        (s.remote
-          ? openAIStepModel({ baseUrl: s.remote.baseUrl, model: s.remote.model, mode: s.remote.mode, apiKey: key ?? undefined, http: { timeoutMs: s.remoteTimeoutMs, maxRetries: 2 } })
-          : null);
-      const setup: SolveRecord['setup'] = {
-        weak: formatWeakSpec(s.weak),
-        prm: formatPrmSpec(s.prm),
-        strong: local.strong ? `tjs:${s.strongLocal}` : s.remote ? `${s.remote.model} @ ${new URL(s.remote.baseUrl).host}` : null,
-        strongWhere: strong?.where ?? null,
-        policy: s.policy,
-      };
-      solveView.setStrongWhere(setup.strongWhere);
-      let gpuLost: WebGpuMemoryError | null = null;
-      run = startRun(problem, {
-        weak,
-        prm,
-        strong,
-        settings: s,
-        // Only a remote strong model needs the network.
-        gate: () => (!strong ? 'no-remote' : strong.where === 'device' ? null : !navigator.onLine ? 'offline' : null),
-        confirm: s.confirmRemote ? (t, signal) => confirmTransmission(confirmEls, t, signal) : undefined,
-        save: async (r) => {
-          if (history) await history.save(r);
-          else {
-            const i = memoryRecords.findIndex((x) => x.id === r.id);
-            if (i >= 0) memoryRecords[i] = r;
-            else memoryRecords.push(r);
-          }
-        },
-        sessionId: session,
-        setup,
-        onEvent: (e, rec) => {
-          if (e.type === 'error' && e.error instanceof WebGpuMemoryError) gpuLost = e.error;
-          if (e.type === 'hold' && s.remote) {
-            unreachable = { host: new URL(s.remote.baseUrl).host, error: e.message };
-            showNetwork();
-          }
-          solveView.onEvent(e, rec);
-          if (e.type === 'step' || e.type === 'done') {
-            shown = rec;
-            void refresh();
-          }
-        },
-      });
-      shown = run.record;
-      const rec = await run.done;
-      shown = rec;
-      if (gpuLost) {
-        // The GPU device is gone mid-solve: drop the engine and offer the smaller model, as after a failed load.
-        await models.unloadAll();
-        showLoadError(gpuLost);
-      } else if (rec.error && rec.status === 'error') solveView.showError(rec.error);
-    } catch (err) {
-      if (isAbort(err)) solveView.setStatus('Stopped while loading the models.');
-      else showLoadError(err);
-    } finally {
-      run = null;
-      loading = null;
-      solveButton.disabled = false;
-      stopButton.disabled = true;
-      await refresh();
-      // For anyone (tests included) waiting for a run to finish.
-      document.body.dataset.running = 'false';
-      document.body.dataset.runs = String(Number(document.body.dataset.runs ?? 0) + 1);
-    }
-  };
-
-  // Budget calibration runs the simulator in its own worker, created on first use; results are kept.
-  let calibrator: Comlink.Remote<{ calibrateForBudget: typeof calibrateForBudget }> | null = null;
-  const calibrated = new Map<string, { settings: Settings; note: string }>();
-  const policyNote = byId('policy-note');
-  const withBudget = async (s: Settings): Promise<Settings> => {
-    policyNote.textContent = '';
-    if (s.budget === null) return s;
-    const key = `${s.policy}@${s.budget}`;
-    let out = calibrated.get(key);
-    if (!out) {
-      solveView.setStatus(`Choosing the policy's setting for ${s.budget}% of steps sent…`);
-      calibrator ??= Comlink.wrap(new Worker(new URL('../../workers/calibrate.worker.ts', import.meta.url), { type: 'module', name: 'calibration' }));
-      const choice = await calibrator.calibrateForBudget(s.policy, s.budget);
-      out = { settings: { ...s, policy: choice.spec }, note: budgetNote(s.budget, choice) };
-      calibrated.set(key, out);
-    }
-    policyNote.textContent = out.note;
-    return out.settings;
-  };
-
-  const showLoadError = (err: unknown) => {
-    const smaller = err instanceof WebGpuMemoryError ? smallerWebllmModel(err.modelId) : null;
-    solveView.setStatus('');
-    solveView.showError(
-      errorMessage(err),
-      smaller
-        ? {
-            label: `Load the smaller ${smaller}`,
-            run: () => {
-              settings = { ...settings, weak: { kind: 'webllm', model: smaller } };
-              saveSettings(settings);
-              settingsView.fill(settings);
-              void models.unloadAll().then(solveNow);
-            },
-          }
-        : undefined,
-    );
-  };
-
-  solveButton.addEventListener('click', () => void solveNow());
-  stopButton.addEventListener('click', () => {
-    run?.stop();
-    loading?.abort();
-    stopButton.disabled = true;
-  });
-  byId('example-button').addEventListener('click', async () => {
-    try {
-      const examples = await loadExamples(new URL('./organism/test.jsonl', document.baseURI).href);
-      if (examples.length) problemBox.value = examples[Math.floor(Math.random() * examples.length)]!;
-    } catch (err) {
-      solveView.showError(errorMessage(err));
-    }
+  setupSolveMode({
+    settings: () => settings,
+    useSettings: (next) => {
+      settings = next;
+      saveSettings(settings);
+      settingsView.fill(settings);
+    },
+    models,
+    keys,
+    confirm: confirmEls,
+    view: solveView,
+    save: async (r) => {
+      if (history) await history.save(r);
+      else {
+        const i = memoryRecords.findIndex((x) => x.id === r.id);
+        if (i >= 0) memoryRecords[i] = r;
+        else memoryRecords.push(r);
+      }
+    },
+    sessionId: session,
+    setShown: (r) => (shown = r),
+    refresh,
+    setUnreachable: (u) => {
+      unreachable = u;
+      showNetwork();
+    },
+    base: document.baseURI,
   });
   byId('forget-key').addEventListener('click', () => {
     const target = settingsView.remoteEntered() ?? settings.remote?.baseUrl;
