@@ -5,10 +5,11 @@
 // threshold (0.007 at step 2, against 0.999 for step 1: measured with `trim score`), so the test does not
 // hang on the PRM's exact scores.
 
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibratedThreshold } from '../src/app/check-state.ts';
 import type { StaticServer } from '../src/cli/static-server.ts';
 import { checkSolution } from '../src/organism/checker.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
@@ -154,6 +155,28 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(await ledgerCell(page, 'sentChars')).toBe(sent.rawBody.length);
     expect(await page.textContent('#ledger-body .transmission .body')).toBe(sent.rawBody);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the flag threshold is a setting: its default is the PRM folder\'s calibrated one, a new value re-reads the verdicts without scoring, and it is kept', async () => {
+    const { page } = await openPage(browser.context, checkUrl());
+    await check(page);
+    // Whatever the demo PRM's folder carries now (a calibration may add trim.flagThreshold), or 0.5.
+    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public/models/organism/prm/config.json'), 'utf8'));
+    expect(Number(await page.getAttribute('#flag-threshold', 'placeholder'))).toBeCloseTo(calibratedThreshold(config).threshold, 3);
+    const prmCalls = await ledgerCell(page, 'prmCalls');
+    // Every score is below 1: the first step becomes the flagged one.
+    await page.fill('#flag-threshold', '1');
+    await page.dispatchEvent('#flag-threshold', 'change');
+    await page.waitForSelector('#check-steps > li[data-index="0"][data-flagged="true"]');
+    expect(await page.locator('#check-steps > li[data-flagged="true"]').count()).toBe(1);
+    expect(await ledgerCell(page, 'prmCalls')).toBe(prmCalls);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.inputValue('#flag-threshold')).toBe('1');
+    await page.fill('#flag-threshold', '');
+    await page.dispatchEvent('#flag-threshold', 'change');
+    expect(await page.evaluate(() => localStorage.getItem('trim.flagThreshold'))).toBeNull();
     await page.close();
   });
 

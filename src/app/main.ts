@@ -140,6 +140,7 @@ async function boot(): Promise<void> {
     byId('check-panel').hidden = mode() !== 'check';
     byId('solve-panel').hidden = mode() === 'check';
     document.body.dataset.mode = mode();
+    byId('solve-heading').textContent = mode() === 'check' ? 'Check my work' : 'Solve';
   };
   modeRadios.forEach((r) => {
     r.checked = r.value === url.mode;

@@ -57,9 +57,25 @@ export class ModelManager {
     return abortable(this.load(s), signal);
   }
 
+  /**
+   * Only what scoring needs (checking a student's work): the PRM's worker, or the small model's for
+   * self-check. The other models are neither loaded nor unloaded.
+   */
+  async preparePrm(s: Settings, signal: AbortSignal): Promise<StepScorer | undefined> {
+    if (s.prm.kind !== 'tjs') return s.prm.kind === 'self' ? (await this.prepare(s, signal)).prm : undefined;
+    const { url, head } = s.prm;
+    const device = tjsDevice(s.device, this.caps);
+    const client = this.tjsWorker('prm', { url: this.abs(url), device, ort: this.ort(), head });
+    return (await abortable(client, signal)).scorer(`tjs:${url}#${head}`);
+  }
+
+  private ort(): TjsWorkerConfig['ort'] {
+    return { wasm: this.abs('./ort/ort-wasm-simd-threaded.asyncify.wasm'), mjs: this.abs('./ort/ort-wasm-simd-threaded.asyncify.mjs') };
+  }
+
   private async load(s: Settings): Promise<PreparedModels> {
     const device = tjsDevice(s.device, this.caps);
-    const ort = { wasm: this.abs('./ort/ort-wasm-simd-threaded.asyncify.wasm'), mjs: this.abs('./ort/ort-wasm-simd-threaded.asyncify.mjs') };
+    const ort = this.ort();
     let weak: StepModel;
     let selfProbe: () => StepScorer;
     const w = s.weak;

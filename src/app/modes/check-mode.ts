@@ -77,6 +77,8 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     return p;
   };
 
+  // The user's own threshold is a setting of this browser; empty means the PRM's calibrated one.
+  thresholdBox.value = storedThreshold() ?? '';
   /** The user's threshold, or the PRM's calibrated one (shown as the box's placeholder). */
   const threshold = async (s: Settings): Promise<number> => {
     const d = await defaultThreshold(s);
@@ -84,7 +86,11 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     thresholdNote.textContent = d.calibrated ? 'Empty: the threshold calibrated for this PRM.' : 'Empty: 0.5 (this PRM carries no calibrated threshold).';
     const v = thresholdBox.value.trim();
     const n = Number(v);
-    if (v === '' || !Number.isFinite(n) || n < 0 || n > 1) return d.threshold;
+    if (v === '') return d.threshold;
+    if (!Number.isFinite(n) || n < 0 || n > 1) {
+      thresholdNote.textContent = `${v} is not a number from 0 to 1; using ${thresholdBox.placeholder}. Empty the box for the PRM's own threshold.`;
+      return d.threshold;
+    }
     return n;
   };
 
@@ -138,7 +144,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     busy = new AbortController();
     view.begin('Loading the PRM…');
     try {
-      const { prm } = await deps.models.prepare(s, busy.signal);
+      const prm = await deps.models.preparePrm(s, busy.signal);
       if (!prm) throw new Error('The PRM did not load; check Settings → Process reward model.');
       const t = await threshold(s);
       const key = JSON.stringify([problem, formatPrmSpec(s.prm)]);
@@ -245,6 +251,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   byId('help-button').addEventListener('click', () => void help());
   // A new threshold re-reads the verdicts; no step needs scoring again.
   thresholdBox.addEventListener('change', async () => {
+    storeThreshold(thresholdBox.value.trim());
     if (!last || busy) return;
     const t = await threshold(deps.settings());
     last.threshold = t;
@@ -274,4 +281,23 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     setSolution: (text) => void (solutionBox.value = text),
     solution: () => solutionBox.value,
   };
+}
+
+const THRESHOLD_KEY = 'trim.flagThreshold';
+
+function storedThreshold(): string | null {
+  try {
+    return localStorage.getItem(THRESHOLD_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function storeThreshold(v: string): void {
+  try {
+    if (v === '') localStorage.removeItem(THRESHOLD_KEY);
+    else localStorage.setItem(THRESHOLD_KEY, v);
+  } catch {
+    // Storage refused (private mode): the threshold still applies to this page.
+  }
 }
