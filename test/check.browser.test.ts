@@ -91,7 +91,7 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(await page.textContent('#ledger-body')).toContain('No request left this device for this problem.');
 
     // Editing the last step re-scores that step only; the others keep their scores.
-    const edited = [...STEPS.slice(0, -1), '5) -3-1=\\boxed{-5}'];
+    const edited = [...STEPS.slice(0, -1), '5) -3 - 1 = \\boxed{-4}'];
     await page.fill('#solution', edited.join('\n'));
     await check(page);
     expect(await page.getAttribute('#check-steps', 'data-scored')).toBe('1');
@@ -177,6 +177,20 @@ describe('check my work', { timeout: 150_000 }, () => {
     await page.fill('#flag-threshold', '');
     await page.dispatchEvent('#flag-threshold', 'change');
     expect(await page.evaluate(() => localStorage.getItem('trim.flagThreshold'))).toBeNull();
+    await page.close();
+  });
+
+  it('checks with the self-check PRM too (the small model judges each step), nothing sent', async () => {
+    remote.reset();
+    const { page, errors } = await openPage(browser.context, checkUrl({ prm: 'self' }));
+    await check(page);
+    const got = await steps(page);
+    expect(got).toHaveLength(STEPS.length);
+    expect(got.every((s) => s.score >= 0 && s.score <= 1)).toBe(true);
+    expect(await page.textContent('#check-status')).toMatch(/^Scored 5 of 5 steps in \d+ ms\./);
+    expect(remote.requests).toHaveLength(0);
+    expect(await ledgerCell(page, 'sentRequests')).toBe(0);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
