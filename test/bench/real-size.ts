@@ -113,7 +113,7 @@ async function benchPage(browser: Browser, url: string): Promise<Page> {
   page.on('pageerror', (e) => log(`  pageerror: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]');
+  await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
   return page;
 }
 
@@ -141,7 +141,7 @@ if (!flags['skip-browser']) {
           const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
           const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device] };
           log(`${where}: ${model}, first load and timings …`);
-          const page = await benchPage(browser, `${site.url}/bench.html`);
+          const page = await benchPage(browser, new URL('bench.html', site.url).href);
           let first: { value: BenchAnswer; peakMB: number };
           try {
             first = await withPeak(browser, () => page.evaluate((a) => window.bench(a), ask));
@@ -155,7 +155,7 @@ if (!flags['skip-browser']) {
           await page.close();
           log(`  ${JSON.stringify(first)}`);
           log(`${where}: ${model}, second load (browser cache) …`);
-          const again = await benchPage(browser, `${site.url}/bench.html`);
+          const again = await benchPage(browser, new URL('bench.html', site.url).href);
           const second = await withPeak(browser, () => again.evaluate((a) => window.bench({ ...a, loadOnly: true }), ask));
           await again.close();
           log(`  ${JSON.stringify(second)}`);
@@ -206,6 +206,7 @@ if (!flags['skip-page']) {
     const seconds = (performance.now() - t0) / 1000;
     const steps = await page.$$eval('#steps > li.step', (lis) => lis.length);
     const scores = await page.$$eval('#steps [data-field="score"]', (els) => els.map((e) => e.textContent ?? ''));
+    const timings = await page.$$eval('#steps [data-field="timing"]', (els) => els.map((e) => e.textContent ?? ''));
     const runError = (await page.textContent('#run-error')) ?? '';
     const status = [await page.textContent('#weak-status'), await page.textContent('#prm-status').catch(() => '')].join(' | ');
     log(`  page: ${steps} steps, scores ${JSON.stringify(scores)}, error "${runError}", ${status}; errors ${JSON.stringify(errors)}`);
@@ -216,7 +217,7 @@ if (!flags['skip-page']) {
       memMB: `${peakMB}`,
       decode: '',
       prm: '',
-      note: runError ? `FAILED: ${runError}` : `${steps} steps drafted and scored (${scores.join(', ')}), load included`,
+      note: runError ? `FAILED: ${runError}` : `${steps} steps drafted and scored (${scores.join(', ')}; ${timings.join('; ')}), load included`,
     });
   } finally {
     await browser.close();

@@ -57,3 +57,23 @@ export function draftDetails(text: string, score: number | null, tokens: number)
   setMathText(body, text);
   return h('details', { class: 'draft' }, h('summary', {}, `Discarded draft from the device · ${scoreLabel(score)} · ${tokens} tokens`), body);
 }
+
+/** Wall time one step spent in each phase, as the page saw it (ms). */
+export interface StepTiming {
+  draft: number;
+  score: number;
+  /** Waiting for the strong model: the remote server, or the strong model on the device. */
+  strong: number;
+}
+
+const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`);
+
+/** "drafting 1.2 s · scoring 0.4 s · remote 2.1 s": where the step's time went; phases it skipped are left out. */
+export function timingLabel(t: StepTiming, strongWhere: Where | null): string {
+  const parts = [
+    t.draft > 0 ? `drafting ${seconds(t.draft)}` : null,
+    t.score > 0 ? `scoring ${seconds(t.score)}` : null,
+    t.strong > 0 ? `${(strongWhere ?? 'remote') === 'remote' ? 'remote' : 'strong model'} ${seconds(t.strong)}` : null,
+  ];
+  return parts.filter(Boolean).join(' · ');
+}
