@@ -6,6 +6,7 @@
 // hang on the PRM's exact scores.
 
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,6 +134,18 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(await page.textContent('#help-button')).toBe('Get a hint for this step');
     // "Ask me" is on by default in this mode: the dialog shows the exact body first.
     expect(await page.isChecked('#check-confirm')).toBe(true);
+    // Refused: nothing is sent, nothing is lost.
+    const refused = Number((await page.getAttribute('body', 'data-helps')) ?? 0);
+    await page.click('#help-button');
+    await page.waitForSelector('#confirm-dialog[open]');
+    await page.getByRole('button', { name: "Don't send" }).click();
+    await page.waitForFunction((k) => Number(document.body.dataset.helps ?? 0) > k, refused);
+    expect(await page.textContent('#help-text')).toMatch(/You declined to send your steps to 127\.0\.0\.1:\d+; nothing was sent/);
+    expect(remote.requests).toHaveLength(0);
+    expect(remote.preflights).toHaveLength(0);
+    expect(await ledgerCell(page, 'sentRequests')).toBe(0);
+    expect(await page.locator('#check-steps > li[data-flagged="true"]').count()).toBe(1);
+    // Accepted.
     const helps = Number((await page.getAttribute('body', 'data-helps')) ?? 0);
     await page.click('#help-button');
     await page.waitForSelector('#confirm-dialog[open]');
@@ -205,6 +218,27 @@ describe('check my work', { timeout: 150_000 }, () => {
     const verdict = checkSolution(await page.inputValue('#problem'), solution);
     expect(verdict.firstError).not.toBeNull();
     expect(verdict.steps.filter((s) => s.label === 'first-wrong')).toHaveLength(1);
+    await page.close();
+  });
+
+  it('a remote that refuses connections while the browser says online: the hint is held, the flag and the steps stay', async () => {
+    const dead = createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise<void>((r) => dead.close(() => r()));
+    const { page } = await openPage(browser.context, checkUrl({ ...remoteParams(), remote: `http://127.0.0.1:${port}`, timeout: '5' }));
+    await page.waitForSelector('#link-dialog[open]');
+    await page.getByRole('button', { name: 'Use these settings' }).click();
+    await page.waitForSelector('body[data-link="agreed"]');
+    await check(page);
+    const helps = Number((await page.getAttribute('body', 'data-helps')) ?? 0);
+    await page.click('#help-button');
+    await page.waitForSelector('#confirm-dialog[open]');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.waitForFunction((k) => Number(document.body.dataset.helps ?? 0) > k, helps);
+    expect(await page.textContent('#help-text')).toMatch(/^The remote model cannot be reached \(.+\), so the hint is held\. Your steps and scores are kept/);
+    expect(await page.getAttribute('#check-steps > li[data-flagged="true"]', 'data-index')).toBe(String(FLAGGED));
+    expect(await page.isEnabled('#help-button')).toBe(true);
     await page.close();
   });
 

@@ -14,7 +14,7 @@ import { reviewLink } from './link-guard.ts';
 import { ApiKeyStore } from './secrets.ts';
 import { defaultSettings, type Settings } from './settings.ts';
 import { addAgreedOrigins, agreedOrigins, forgetAgreedOrigins, loadStoredSettings, saveSettings, sessionId } from './storage.ts';
-import { readUrlConfig, settingsToQuery } from './url-config.ts';
+import { readUrlConfig, settingsToQuery, type PageMode } from './url-config.ts';
 import { setupCheckMode } from './modes/check-mode.ts';
 import { setupSolveMode } from './modes/solve-mode.ts';
 import { askAboutLink } from './views/link-dialog.ts';
@@ -67,10 +67,14 @@ async function boot(): Promise<void> {
     ledgerView.render(shown, [...checkRecords, ...all.filter((r) => r.sessionId === session)]);
     historyView.render(all);
   };
+  // Set once the mode switch is wired (below); the history's click handler needs it.
+  let setMode: (m: PageMode) => void = () => {};
   const historyView = new HistoryView(byId('history-body'), (r) => {
     shown = r;
     byId<HTMLTextAreaElement>('problem').value = r.problem;
     solveView.showRecord(r);
+    // A solve from the history is shown where solves are.
+    setMode('solve');
     void refresh();
   });
 
@@ -142,11 +146,12 @@ async function boot(): Promise<void> {
     document.body.dataset.mode = mode();
     byId('solve-heading').textContent = mode() === 'check' ? 'Check my work' : 'Solve';
   };
-  modeRadios.forEach((r) => {
-    r.checked = r.value === url.mode;
-    r.addEventListener('change', showMode);
-  });
-  showMode();
+  setMode = (m) => {
+    modeRadios.forEach((r) => (r.checked = r.value === m));
+    showMode();
+  };
+  modeRadios.forEach((r) => r.addEventListener('change', showMode));
+  setMode(url.mode);
   const checkQuery = () => (mode() === 'check' ? { solution: checkMode.solution() } : undefined);
   setupSolveMode({
     settings: () => settings,

@@ -43,6 +43,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   const problemBox = byId<HTMLTextAreaElement>('problem');
   const solutionBox = byId<HTMLTextAreaElement>('solution');
   const checkButton = byId<HTMLButtonElement>('check-button');
+  const stopButton = byId<HTMLButtonElement>('check-stop');
   const thresholdBox = byId<HTMLInputElement>('flag-threshold');
   const thresholdNote = byId('flag-threshold-note');
   const confirmBox = byId<HTMLInputElement>('check-confirm');
@@ -97,6 +98,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   const finished = () => {
     busy = null;
     checkButton.disabled = false;
+    stopButton.disabled = true;
     document.body.dataset.checking = 'false';
     document.body.dataset.checks = String(Number(document.body.dataset.checks ?? 0) + 1);
   };
@@ -140,6 +142,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
       return;
     }
     checkButton.disabled = true;
+    stopButton.disabled = false;
     document.body.dataset.checking = 'true';
     busy = new AbortController();
     view.begin('Loading the PRM…');
@@ -189,6 +192,8 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     const s = deps.settings();
     const button = byId<HTMLButtonElement>('help-button');
     button.disabled = true;
+    checkButton.disabled = true;
+    stopButton.disabled = false;
     busy = new AbortController();
     const signal = busy.signal;
     try {
@@ -225,7 +230,9 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
         flagged,
         signal,
         beforeSend: async (t) => {
-          if (confirmBox.checked && !(await confirmTransmission(deps.confirm, t, signal)))
+          // The settings' own "Ask me" holds here too: this box can only add asking. A retry sends the
+          // same body to the same host the user agreed to: it is recorded, not asked about again.
+          if (t.attempt === 1 && (confirmBox.checked || s.confirmRemote) && !(await confirmTransmission(deps.confirm, t, signal)))
             throw new SendRefusedError(`You declined to send your steps to ${t.host}; nothing was sent. Your steps and scores are kept.`);
           rec.transmissions.push(t);
           recordTransmission(rec.ledger!, t);
@@ -243,11 +250,17 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     } finally {
       busy = null;
       button.disabled = false;
+      checkButton.disabled = false;
+      stopButton.disabled = true;
       document.body.dataset.helps = String(Number(document.body.dataset.helps ?? 0) + 1);
     }
   };
 
   checkButton.addEventListener('click', () => void check());
+  stopButton.addEventListener('click', () => {
+    busy?.abort();
+    stopButton.disabled = true;
+  });
   byId('help-button').addEventListener('click', () => void help());
   // A new threshold re-reads the verdicts; no step needs scoring again.
   thresholdBox.addEventListener('change', async () => {
