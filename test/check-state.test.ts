@@ -2,7 +2,7 @@
 // calibrated threshold a PRM folder carries, and the status line; and the mode's link parameters.
 
 import { describe, expect, it } from 'vitest';
-import { calibratedThreshold, firstChangedStep, scoredLine, verdicts } from '../src/app/check-state.ts';
+import { calibratedThreshold, firstChangedStep, scoredLine, thresholdNote, verdicts } from '../src/app/check-state.ts';
 import { defaultSettings } from '../src/app/settings.ts';
 import { readUrlConfig, settingsToQuery } from '../src/app/url-config.ts';
 
@@ -43,12 +43,20 @@ describe('verdicts', () => {
 });
 
 describe('calibratedThreshold', () => {
-  it('reads trim.flagThreshold from a PRM folder config', () => {
-    expect(calibratedThreshold({ trim: { head: 'value', flagThreshold: 0.454 } })).toEqual({ threshold: 0.454, calibrated: true });
+  it('reads trim.flagThreshold (and where it was calibrated) from a PRM folder config', () => {
+    const d = calibratedThreshold({ trim: { head: 'value', flagThreshold: 0.454, calibratedOn: 'organism val, 400 solutions' } });
+    expect(d).toEqual({ threshold: 0.454, source: 'calibrated', calibratedOn: 'organism val, 400 solutions' });
+    expect(thresholdNote(d)).toBe('Empty: 0.454, calibrated for this PRM on organism val, 400 solutions.');
+    expect(thresholdNote(calibratedThreshold({ trim: { flagThreshold: 0.3 } }))).toBe('Empty: 0.3, calibrated for this PRM.');
   });
-  it('falls back to 0.5 without one, or with one that is not a number in [0, 1]', () => {
-    for (const c of [null, {}, { trim: {} }, { trim: { flagThreshold: '0.3' } }, { trim: { flagThreshold: 1.5 } }, { trim: { flagThreshold: Number.NaN } }])
-      expect(calibratedThreshold(c)).toEqual({ threshold: 0.5, calibrated: false });
+  it('falls back to 0.5 without one', () => {
+    for (const c of [null, {}, { trim: {} }]) expect(calibratedThreshold(c)).toEqual({ threshold: 0.5, source: 'default' });
+    expect(thresholdNote(calibratedThreshold(null))).toBe('Empty: 0.5 (this PRM carries no calibrated threshold).');
+  });
+  it('does not use one that is not a number in [0, 1], and says so', () => {
+    for (const c of [{ trim: { flagThreshold: '0.3' } }, { trim: { flagThreshold: 1.5 } }, { trim: { flagThreshold: null } }])
+      expect(calibratedThreshold(c)).toEqual({ threshold: 0.5, source: 'invalid' });
+    expect(thresholdNote(calibratedThreshold({ trim: { flagThreshold: -1 } }))).toMatch(/records a flagThreshold that is not a number from 0 to 1/);
   });
 });
 

@@ -40,13 +40,38 @@ export function verdicts(scores: readonly number[], threshold: number): { flagge
   };
 }
 
+/** Where the default flag threshold came from, for the note beside the setting. */
+export interface DefaultThreshold {
+  threshold: number;
+  source: 'calibrated' | 'default' | 'invalid';
+  /** What it was calibrated on, when the folder says (training/train.py records it). */
+  calibratedOn?: string;
+}
+
 /**
- * The flag threshold a PRM folder's config.json carries (`trim.flagThreshold`, written by a
- * calibration), or the default. Anything that is not a number in [0, 1] is ignored.
+ * The flag threshold a PRM folder's config.json carries (`"trim": {"flagThreshold", "calibratedOn"}`,
+ * written by a calibration, as `trim check` reads it), or the default. A value that is not a number in
+ * [0, 1] is not used, and says so.
  */
-export function calibratedThreshold(config: unknown): { threshold: number; calibrated: boolean } {
-  const t = (config as { trim?: { flagThreshold?: unknown } } | null)?.trim?.flagThreshold;
-  return typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= 1 ? { threshold: t, calibrated: true } : { threshold: DEFAULT_FLAG_THRESHOLD, calibrated: false };
+export function calibratedThreshold(config: unknown): DefaultThreshold {
+  const trim = (config as { trim?: { flagThreshold?: unknown; calibratedOn?: unknown } } | null)?.trim;
+  const t = trim?.flagThreshold;
+  if (t === undefined) return { threshold: DEFAULT_FLAG_THRESHOLD, source: 'default' };
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 1) return { threshold: DEFAULT_FLAG_THRESHOLD, source: 'invalid' };
+  return { threshold: t, source: 'calibrated', ...(typeof trim?.calibratedOn === 'string' ? { calibratedOn: trim.calibratedOn } : {}) };
+}
+
+/** The note beside the threshold setting: what an empty box means. */
+export function thresholdNote(d: DefaultThreshold): string {
+  const k = formatThreshold(d.threshold);
+  if (d.source === 'calibrated') return `Empty: ${k}, calibrated for this PRM${d.calibratedOn ? ` on ${d.calibratedOn}` : ''}.`;
+  if (d.source === 'invalid') return `Empty: ${k}. This PRM's config.json records a flagThreshold that is not a number from 0 to 1, so it is not used.`;
+  return `Empty: ${k} (this PRM carries no calibrated threshold).`;
+}
+
+/** 0.454 → "0.454", 0.5 → "0.5". */
+export function formatThreshold(t: number): string {
+  return String(Number(t.toFixed(3)));
 }
 
 /** "Scored 1 of 5 steps in 42 ms (4 kept from the last check)." */

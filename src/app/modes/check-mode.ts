@@ -11,7 +11,7 @@ import { validateProblem } from '../../core/solve.ts';
 import { mulberry32 } from '../../core/rng.ts';
 import { injectError } from '../../organism/inject.ts';
 import { parseProblem } from '../../organism/task.ts';
-import { calibratedThreshold, firstChangedStep, scoredLine, type Checked } from '../check-state.ts';
+import { calibratedThreshold, firstChangedStep, formatThreshold, scoredLine, thresholdNote, type Checked, type DefaultThreshold } from '../check-state.ts';
 import { byId } from '../dom.ts';
 import { loadExamples } from '../examples.ts';
 import type { SolveRecord } from '../history.ts';
@@ -45,7 +45,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   const checkButton = byId<HTMLButtonElement>('check-button');
   const stopButton = byId<HTMLButtonElement>('check-stop');
   const thresholdBox = byId<HTMLInputElement>('flag-threshold');
-  const thresholdNote = byId('flag-threshold-note');
+  const noteEl = byId('flag-threshold-note');
   const confirmBox = byId<HTMLInputElement>('check-confirm');
   const list = byId<HTMLOListElement>('check-steps');
   const view = new CheckView({
@@ -61,7 +61,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   let record: SolveRecord | null = null;
   let busy: AbortController | null = null;
   /** Calibrated thresholds per PRM spec, read once from the folder's config.json. */
-  const calibrations = new Map<string, Promise<{ threshold: number; calibrated: boolean }>>();
+  const calibrations = new Map<string, Promise<DefaultThreshold>>();
 
   const defaultThreshold = (s: Settings) => {
     const spec = formatPrmSpec(s.prm);
@@ -83,13 +83,13 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   /** The user's threshold, or the PRM's calibrated one (shown as the box's placeholder). */
   const threshold = async (s: Settings): Promise<number> => {
     const d = await defaultThreshold(s);
-    thresholdBox.placeholder = d.threshold.toFixed(3).replace(/0+$/, '').replace(/\.$/, '');
-    thresholdNote.textContent = d.calibrated ? 'Empty: the threshold calibrated for this PRM.' : 'Empty: 0.5 (this PRM carries no calibrated threshold).';
+    thresholdBox.placeholder = formatThreshold(d.threshold);
+    noteEl.textContent = thresholdNote(d);
     const v = thresholdBox.value.trim();
     const n = Number(v);
     if (v === '') return d.threshold;
     if (!Number.isFinite(n) || n < 0 || n > 1) {
-      thresholdNote.textContent = `${v} is not a number from 0 to 1; using ${thresholdBox.placeholder}. Empty the box for the PRM's own threshold.`;
+      noteEl.textContent = `${v} is not a number from 0 to 1; using ${thresholdBox.placeholder}. Empty the box for the PRM's own threshold.`;
       return d.threshold;
     }
     return n;
