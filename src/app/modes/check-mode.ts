@@ -71,7 +71,11 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
         s.prm.kind === 'tjs'
           ? fetch(new URL(`${s.prm.url.replace(/\/$/, '')}/config.json`, deps.base))
               .then((r) => (r.ok ? r.json() : null))
-              .then(calibratedThreshold, () => calibratedThreshold(null))
+              .then(calibratedThreshold, () => {
+                // Unreadable now (offline, say): 0.5 this time, and asked again next time.
+                calibrations.delete(spec);
+                return calibratedThreshold(null);
+              })
           : Promise.resolve(calibratedThreshold(null));
       calibrations.set(spec, p);
     }
@@ -133,6 +137,11 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     if (!steps.length) {
       view.begin('');
       view.showError('Your solution is empty: write or paste your steps, one per paragraph (or one per line).');
+      return;
+    }
+    if (steps.length > MAX_STEPS) {
+      view.begin('');
+      view.showError(`Your solution has ${steps.length} steps; a check takes at most ${MAX_STEPS}. Check it in parts (the problem, then the first ${MAX_STEPS} steps).`);
       return;
     }
     const s = deps.settings();
@@ -297,6 +306,9 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
 }
 
 const THRESHOLD_KEY = 'trim.flagThreshold';
+
+/** As many steps as a solve may have (the settings' maximum): a PRM's context is sized for that. */
+const MAX_STEPS = 100;
 
 function storedThreshold(): string | null {
   try {
