@@ -191,7 +191,8 @@ if (!flags['skip-page']) {
       prm: 'tjs:./models/real-prm#value',
       strong: '',
       remote: '',
-      policy: 'weak-only',
+      // Scores every step and never needs the remote model (no score is below 0).
+      policy: 'thr:0',
       temperature: '0',
       maxStepTokens: '8',
       maxSteps: '2',
