@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibratedThreshold } from '../src/app/check-state.ts';
+import { DEMO_PRM } from '../src/app/settings.ts';
 import type { StaticServer } from '../src/cli/static-server.ts';
 import { checkSolution } from '../src/organism/checker.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
@@ -175,7 +176,8 @@ describe('check my work', { timeout: 150_000 }, () => {
     const { page } = await openPage(browser.context, checkUrl());
     await check(page);
     // Whatever the demo PRM's folder carries now (a calibration may add trim.flagThreshold), or 0.5.
-    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public/models/organism/prm/config.json'), 'utf8'));
+    if (DEMO_PRM.kind !== 'tjs') throw new Error('the demo PRM is expected to be a transformers.js folder');
+    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public', DEMO_PRM.url, 'config.json'), 'utf8'));
     expect(Number(await page.getAttribute('#flag-threshold', 'placeholder'))).toBeCloseTo(calibratedThreshold(config).threshold, 3);
     const prmCalls = await ledgerCell(page, 'prmCalls');
     // Every score is below 1: the first step becomes the flagged one.
