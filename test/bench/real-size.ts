@@ -8,7 +8,7 @@
 //     PRM ms per step, and a second load from the cache;
 //   the page itself, on WASM, solving a short problem with both models.
 // Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
-// --skip-wasm, --skip-webgpu, --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10.
+// --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     'skip-browser': { type: 'boolean' },
     'skip-webgpu': { type: 'boolean' },
     'skip-wasm': { type: 'boolean' },
+    'skip-lm': { type: 'boolean' },
     'skip-page': { type: 'boolean' },
     'browser-points': { type: 'string' },
     'webgpu-points': { type: 'string' },
@@ -137,7 +138,7 @@ if (!flags['skip-browser']) {
       const browser = await launch({ webgpu: device === 'webgpu' });
       const where = device === 'wasm' ? 'Chromium, WASM' : 'Chromium, WebGPU (SwiftShader)';
       try {
-        for (const kind of ['lm', 'prm'] as const) {
+        for (const kind of (['lm', 'prm'] as const).filter((k) => !(k === 'lm' && flags['skip-lm']))) {
           const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
           const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device] };
           log(`${where}: ${model}, first load and timings …`);
@@ -191,8 +192,8 @@ if (!flags['skip-page']) {
       prm: 'tjs:./models/real-prm#value',
       strong: '',
       remote: '',
-      // Scores every step and never needs the remote model (no score is below 0).
-      policy: 'thr:0',
+      // Scores every step and keeps it (thr:0 would skip scoring; a random PRM's sigmoid is never this low).
+      policy: 'thr:0.000001',
       temperature: '0',
       maxStepTokens: '8',
       maxSteps: '2',
