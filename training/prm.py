@@ -41,10 +41,17 @@ def _batch(items: list[tuple[list[int], list[int]]]) -> tuple[torch.Tensor, list
     return x, [at for _, at in items]
 
 
-def train_prm(model: Qwen2, rows: list[dict], *, steps: int, batch: int, lr: float, seed: int, log) -> float:
-    """Targets: 1 for a step while the solution is still correct, 0 from the first wrong step on."""
+def train_prm(model: Qwen2, rows: list[dict], *, steps: int, batch: int, lr: float, seed: int, log, after_error: bool = True, monitor=None, monitor_every: int = 0) -> float:
+    """Targets: 1 for a step while the solution is still correct, 0 from the first wrong step on.
+
+    after_error=False leaves the steps after the first error out of the loss: a checker of a student's
+    work needs the first wrong step low, and what follows it is consistent arithmetic on a wrong value."""
     rng = random.Random(seed)
-    data = [(encode_prm(r["problem"], r["steps"]), [1.0 if lab == "correct" else 0.0 for lab in r["labels"]]) for r in rows]
+    data = []
+    for r in rows:
+        ids, at = encode_prm(r["problem"], r["steps"])
+        kept = [(p, 1.0 if lab == "correct" else 0.0) for p, lab in zip(at, r["labels"]) if after_error or lab != "after-error"]
+        data.append(((ids, [p for p, _ in kept]), [t for _, t in kept]))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     warm = max(1, steps // 50)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
@@ -68,6 +75,8 @@ def train_prm(model: Qwen2, rows: list[dict], *, steps: int, batch: int, lr: flo
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if (s + 1) % 100 == 0:
             log(f"step {s + 1}/{steps} loss {avg:.4f} ({time.time() - t0:.0f} s)")
+        if monitor is not None and monitor_every and (s + 1) % monitor_every == 0:
+            monitor(s + 1)
     return time.time() - t0
 
 
