@@ -1,9 +1,10 @@
 // Student-style mistakes, put into reference solutions one at a time. The weak model's own errors are
 // mostly wrong results made where a half-trained model is unsure; a student also slips by one, applies
 // the wrong operation, or copies a number wrongly, anywhere in the solution. A PRM that has only seen the
-// model's errors scores such steps too high to flag, so these solutions train it (training/train.py)
-// and measure it (`trim organism processbench --inject`). After the wrong step the student carries on
-// correctly from the wrong value, as students do, so the error cascades like a real one.
+// model's errors scores such steps too high to flag, so these solutions measure it and calibrate its flag
+// threshold (`trim organism processbench --inject`, training/train.py's flags stage) and are what a
+// checker PRM trains on (its prm-check stage). After the wrong step the student carries on correctly
+// from the wrong value, as students do, so the error cascades like a real one.
 
 import { deriveSeed, mulberry32, type Rng } from '../core/rng.ts';
 import { checkSolution } from './checker.ts';
