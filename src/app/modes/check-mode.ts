@@ -180,7 +180,8 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
       deps.showInLedger(record);
       const flagged = view.showSteps(steps, scores, t);
       Object.assign(list.dataset, { scored: String(steps.length - from), total: String(steps.length), ms: String(Math.round(ms)) });
-      const verdict = flagged === null ? `No step is below ${t}: nothing to flag.` : `Step ${flagged + 1} is the first below ${t}: look there first.`;
+      const k = formatThreshold(t);
+      const verdict = flagged === null ? `No step is below ${k}: nothing to flag.` : `Step ${flagged + 1} is the first below ${k}: look there first.`;
       view.setStatus(`${scoredLine(steps.length - from, steps.length, ms)} ${verdict}`);
       if (flagged !== null) view.offerHelp(s.strongLocal ? 'Show a corrected step' : 'Get a hint for this step');
     } catch (err) {
