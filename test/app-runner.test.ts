@@ -73,6 +73,10 @@ describe('page runner', () => {
     expect(saved[0]!.status).toBe('running');
     expect(saved.some((r) => r.status === 'running' && r.steps.length === 1)).toBe(true);
     expect(saved.at(-1)).toEqual(rec);
+    // Each step's timing is kept with the record (so the history shows it too); the remote step waited on the server.
+    expect(rec.timings).toHaveLength(2);
+    expect(rec.timings![1]!.strong).toBeGreaterThan(0);
+    expect(rec.timings![0]!.strong).toBe(0);
   });
 
   it('offline, keeps the step that would have been sent and marks it', async () => {

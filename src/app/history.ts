@@ -6,6 +6,7 @@ import type { Ledger } from '../core/ledger.ts';
 import type { SolveFinish, StepRecord } from '../core/solve.ts';
 import type { Transmission, Where } from '../core/types.ts';
 import type { Hold } from './remote-gate.ts';
+import type { StepTiming } from './step-clock.ts';
 
 export type RecordStatus = 'running' | 'done' | 'stopped' | 'error' | 'interrupted';
 
@@ -20,6 +21,8 @@ export interface SolveRecord {
   /** What ran, as text specs (never the API key). `strongWhere` says where the strong model ran, if any. */
   setup: { weak: string; prm: string; strong: string | null; strongWhere: Where | null; policy: string };
   steps: StepRecord[];
+  /** Where each step's time went, by step index (absent in records saved before it was kept). */
+  timings?: StepTiming[];
   holds: Hold[];
   transmissions: Transmission[];
   /** Null until the run ends (the ledger comes with the final trace). */

@@ -9,6 +9,7 @@ import { solve, type SolveEvent } from '../core/solve.ts';
 import type { StepModel, StepScorer, Transmission } from '../core/types.ts';
 import type { SolveRecord } from './history.ts';
 import { gatedPolicy, type RemoteGate } from './remote-gate.ts';
+import { StepClock, type StepTiming } from './step-clock.ts';
 import type { Settings } from './settings.ts';
 
 export interface RunDeps {
@@ -25,6 +26,8 @@ export interface RunDeps {
   setup: SolveRecord['setup'];
   onEvent?: (e: SolveEvent, rec: SolveRecord) => void;
   now?: () => number;
+  /** A monotonic clock in ms for the per-step timings (performance.now by default). */
+  clock?: () => number;
   newId?: () => string;
 }
 
@@ -44,6 +47,7 @@ const noRemote: StepModel = {
 export function startRun(problem: string, deps: RunDeps): Run {
   const now = deps.now ?? Date.now;
   const controller = new AbortController();
+  const timings: StepTiming[] = [];
   const record: SolveRecord = {
     id: deps.newId?.() ?? crypto.randomUUID(),
     sessionId: deps.sessionId,
@@ -53,6 +57,7 @@ export function startRun(problem: string, deps: RunDeps): Run {
     problem,
     setup: deps.setup,
     steps: [],
+    timings,
     holds: [],
     transmissions: [],
     ledger: null,
@@ -92,11 +97,14 @@ export function startRun(problem: string, deps: RunDeps): Run {
       : undefined,
   });
 
+  const clock = new StepClock(deps.clock ?? (() => performance.now()));
   const done = (async () => {
     persist();
     for await (const e of events) {
+      const timing = clock.observe(e);
       if (e.type === 'step') {
         record.steps.push(e.step);
+        if (timing) timings[e.step.index] = timing;
         persist();
       } else if (e.type === 'score') {
         // The PRM's call for this draft also scored earlier steps that had none (remote steps).

@@ -6,7 +6,7 @@ import type { Where } from '../../core/types.ts';
 import { h } from '../dom.ts';
 import type { SolveRecord } from '../history.ts';
 import { setMathText } from '../math-render.ts';
-import { draftDetails, scoreLabel, stepItem, timingLabel, whereOf, type StepTiming } from './step-item.ts';
+import { draftDetails, scoreLabel, stepItem, whereOf } from './step-item.ts';
 
 export interface SolveViewElements {
   steps: HTMLOListElement;
@@ -37,9 +37,6 @@ interface Live {
 export class SolveView {
   private live: Live | null = null;
   private strongWhere: Where | null = null;
-  /** Where the current step's time goes: each phase runs from the previous event to the one that ends it. */
-  private timing: StepTiming = { draft: 0, score: 0, strong: 0 };
-  private mark = 0;
 
   constructor(private readonly el: SolveViewElements) {}
 
@@ -66,7 +63,6 @@ export class SolveView {
   }
 
   onEvent(e: SolveEvent, rec: SolveRecord): void {
-    this.time(e);
     switch (e.type) {
       case 'start':
         return this.setStatus('Solving…');
@@ -109,10 +105,7 @@ export class SolveView {
       case 'step': {
         const t = e.step.index + 1;
         const hold = rec.holds.find((x) => x.t === t);
-        const li = stepItem(e.step, hold, this.strongWhere);
-        const spent = timingLabel(this.timing, this.strongWhere);
-        if (spent) li.querySelector('.step-meta')?.append(h('span', { class: 'timing', 'data-field': 'timing', title: 'Where this step’s time went' }, spent));
-        this.timing = { draft: 0, score: 0, strong: 0 };
+        const li = stepItem(e.step, hold, this.strongWhere, rec.timings?.[e.step.index]);
         if (this.live?.t === t) this.live.li.replaceWith(li);
         else this.el.steps.append(li);
         this.live = null;
@@ -127,22 +120,11 @@ export class SolveView {
     }
   }
 
-  private time(e: SolveEvent): void {
-    const now = performance.now();
-    const since = now - this.mark;
-    if (e.type === 'draft') this.timing.draft += since;
-    else if (e.type === 'score') this.timing.score += since;
-    else if (e.type === 'step' && e.step.source === 'strong') this.timing.strong += since;
-    // Text streams inside a phase; every other event ends one (or starts the next step).
-    if (e.type !== 'text') this.mark = now;
-    if (e.type === 'start') this.timing = { draft: 0, score: 0, strong: 0 };
-  }
-
   /** Shows a stored record (from the history, or a finished run). */
   showRecord(rec: SolveRecord): void {
     this.begin('');
     this.strongWhere = rec.setup.strongWhere;
-    for (const step of rec.steps) this.el.steps.append(stepItem(step, rec.holds.find((x) => x.t === step.index + 1), this.strongWhere));
+    for (const step of rec.steps) this.el.steps.append(stepItem(step, rec.holds.find((x) => x.t === step.index + 1), this.strongWhere, rec.timings?.[step.index]));
     this.finish(rec);
     if (rec.error) this.showError(rec.error);
   }

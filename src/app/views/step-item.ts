@@ -6,6 +6,7 @@ import type { Where } from '../../core/types.ts';
 import { h } from '../dom.ts';
 import { setMathText } from '../math-render.ts';
 import { holdMessage, type Hold } from '../remote-gate.ts';
+import type { StepTiming } from '../step-clock.ts';
 
 /** Where a step was written: the small model is always on the device; the strong model may be too. */
 export function whereOf(source: 'weak' | 'strong', strongWhere: Where | null): Where {
@@ -21,7 +22,7 @@ export function scoreLabel(score: number | null): string {
   return score === null || Number.isNaN(score) ? 'PRM –' : `PRM ${score.toFixed(2)}`;
 }
 
-export function stepItem(step: StepRecord, hold: Hold | undefined, strongWhere: Where | null): HTMLLIElement {
+export function stepItem(step: StepRecord, hold: Hold | undefined, strongWhere: Where | null, timing?: StepTiming): HTMLLIElement {
   const text = h('div', { class: 'step-text' });
   setMathText(text, step.text);
   const notes = [
@@ -44,6 +45,9 @@ export function stepItem(step: StepRecord, hold: Hold | undefined, strongWhere: 
       h('span', { class: 'score', 'data-field': 'score' }, scoreLabel(step.score)),
       h('span', { class: 'tokens' }, `${step.tokens} tokens`),
       notes.length ? h('span', { class: 'note' }, notes.join('; ')) : null,
+      timing && timingLabel(timing, strongWhere)
+        ? h('span', { class: 'timing', 'data-field': 'timing', title: 'Where this step’s time went' }, timingLabel(timing, strongWhere))
+        : null,
     ),
     hold ? h('p', { class: 'held' }, holdMessage(hold.reason)) : null,
     text,
@@ -56,14 +60,6 @@ export function draftDetails(text: string, score: number | null, tokens: number)
   const body = h('div', { class: 'draft-text' });
   setMathText(body, text);
   return h('details', { class: 'draft' }, h('summary', {}, `Discarded draft from the device · ${scoreLabel(score)} · ${tokens} tokens`), body);
-}
-
-/** Wall time one step spent in each phase, as the page saw it (ms). */
-export interface StepTiming {
-  draft: number;
-  score: number;
-  /** Waiting for the strong model: the remote server, or the strong model on the device. */
-  strong: number;
 }
 
 const seconds = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(1)} s`);
