@@ -28,10 +28,16 @@ function marked(name: string): Plugin {
   };
 }
 
-/** The public folder without models (the page needs none to open), with its own first data line. */
+/**
+ * The public folder as a fresh clone has it (the committed organism demo models, whose PRM config the
+ * page reads on opening; not the fixtures other tests build beside them), with its own first data line.
+ */
 function publicFolder(name: string, firstProblem?: string): string {
   const dir = join(work, `public-${name}`);
-  cpSync(join(REPO_ROOT, 'public'), dir, { recursive: true, filter: (src) => !src.startsWith(join(REPO_ROOT, 'public', 'models')) });
+  const models = join(REPO_ROOT, 'public', 'models');
+  const demo = join(models, 'organism');
+  const committed = (src: string) => !src.startsWith(models + '/') || src === demo || src.startsWith(demo + '/');
+  cpSync(join(REPO_ROOT, 'public'), dir, { recursive: true, filter: committed });
   if (firstProblem) {
     const file = join(dir, 'organism', 'test.jsonl');
     writeFileSync(file, `${JSON.stringify({ id: `${name}-1`, problem: firstProblem, answer: '2' })}\n${readFileSync(file, 'utf8')}`);
