@@ -317,6 +317,26 @@ export async function runFirstErrorEval(o: FirstErrorRunOptions): Promise<FirstE
   const lock = join(o.out, 'results.lock');
   takeLock(lock, o.out);
   const logs: { close(): void }[] = [];
+  /** Scores `todo` (of `total` records in the phase) with progress on stderr; failures go to failures.jsonl. */
+  const scorePhase = async (phase: 'calibrate' | 'first-error', todo: readonly LabelledSolution[], total: number, onScored: (r: LabelledSolution, scores: number[]) => void) => {
+    const progress = new Progress(phase, total, total - todo.length, o.stderr);
+    const outcome = await scoreAll(
+      todo,
+      o.prm,
+      o.concurrency,
+      o.signal,
+      (r, scores) => {
+        onScored(r, scores);
+        progress.tick();
+      },
+      (r, message) => {
+        appendFileSync(join(o.out, 'failures.jsonl'), JSON.stringify({ phase, id: r.id, error: message, at: new Date().toISOString() }) + '\n');
+        progress.tick(true);
+      },
+    );
+    progress.finish();
+    return outcome;
+  };
   try {
     const t = o.threshold;
     const identity: Identity = {
@@ -348,24 +368,11 @@ export async function runFirstErrorEval(o: FirstErrorRunOptions): Promise<FirstE
       const rows = [...cal.rows];
       const todo = t.records.filter((r) => !cal.log.has(r.id));
       o.stderr.write(`trim eval: calibrating on ${t.records.length} records of ${t.file}${rows.length ? ` (${t.records.length - todo.length} already scored)` : ''}\n`);
-      const progress = new Progress('calibrate', t.records.length, t.records.length - todo.length, o.stderr);
-      const outcome = await scoreAll(
-        todo,
-        o.prm,
-        o.concurrency,
-        o.signal,
-        (r, scores) => {
-          const row = { id: r.id, label: r.label, scores };
-          cal.log.append(row);
-          rows.push(row);
-          progress.tick();
-        },
-        (r, message) => {
-          appendFileSync(join(o.out, 'failures.jsonl'), JSON.stringify({ phase: 'calibrate', id: r.id, error: message, at: new Date().toISOString() }) + '\n');
-          progress.tick(true);
-        },
-      );
-      progress.finish();
+      const outcome = await scorePhase('calibrate', todo, t.records.length, (r, scores) => {
+        const row = { id: r.id, label: r.label, scores };
+        cal.log.append(row);
+        rows.push(row);
+      });
       if (outcome.failed || outcome.interrupted) return { summary: null, ...outcome };
       const wanted = new Set(t.records.map((r) => r.id));
       const c = calibrateThreshold(rows.filter((r) => wanted.has(r.id)));
@@ -388,24 +395,11 @@ export async function runFirstErrorEval(o: FirstErrorRunOptions): Promise<FirstE
     const rows = [...results.rows];
     const todo = o.data.records.filter((r) => !results.log.has(r.id));
     o.stderr.write(`trim eval: first-error on ${o.data.records.length} records of ${o.data.file}, threshold ${threshold}${rows.length ? ` (${o.data.records.length - todo.length} already scored)` : ''}\n`);
-    const progress = new Progress('first-error', o.data.records.length, o.data.records.length - todo.length, o.stderr);
-    const outcome = await scoreAll(
-      todo,
-      o.prm,
-      o.concurrency,
-      o.signal,
-      (r, scores) => {
-        const row: FirstErrorRow = { id: r.id, label: r.label, predicted: predictFirstError(scores, threshold), scores };
-        results.log.append(row);
-        rows.push(row);
-        progress.tick();
-      },
-      (r, message) => {
-        appendFileSync(join(o.out, 'failures.jsonl'), JSON.stringify({ phase: 'first-error', id: r.id, error: message, at: new Date().toISOString() }) + '\n');
-        progress.tick(true);
-      },
-    );
-    progress.finish();
+    const outcome = await scorePhase('first-error', todo, o.data.records.length, (r, scores) => {
+      const row: FirstErrorRow = { id: r.id, label: r.label, predicted: predictFirstError(scores, threshold), scores };
+      results.log.append(row);
+      rows.push(row);
+    });
     failed += outcome.failed;
     interrupted += outcome.interrupted;
 
