@@ -5,27 +5,13 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadTjsPrm } from '../src/backends/tjs-prm.ts';
-import { main } from '../src/cli/main.ts';
 import { DEFAULT_FLAG_THRESHOLD, firstError, hintMessages, hintSteps, splitStudentSteps } from '../src/core/check.ts';
 import { tinyModel } from './helpers/fixtures.ts';
 import { prmSteps, startOpenAIServer, type Responder, type TestServer } from './helpers/openai-server.ts';
 import { scriptedLm } from './helpers/scripted-lm.ts';
-
-async function trim(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-    vi.unstubAllEnvs();
-  }
-}
+import { trimInProcess as trim } from './helpers/cli.ts';
 
 describe('the core of "check my work"', () => {
   it('splits a solution into paragraphs, or into lines when it has no blank line', () => {

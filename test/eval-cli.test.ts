@@ -6,12 +6,12 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResults } from '../src/eval/results-log.ts';
 import { rowKey, type ResultRow, type Summary } from '../src/eval/summary.ts';
 import { startEvalWorld, STRONG_TOKENS, WEAK_TOKENS, writeDataset, type EvalWorld, type ScriptedProblem } from './helpers/eval-world.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
+import { trimInProcess } from './helpers/cli.ts';
 
 interface CliRun {
   code: number | null;
@@ -39,20 +39,6 @@ function trim(args: string[], killWhen?: () => boolean, signal: NodeJS.Signals =
       resolve({ code, signal, stdout, stderr });
     });
   });
-}
-
-/** `main()` in this process, with stdout and stderr captured. */
-async function trimInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((stdout += String(c)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((stderr += String(c)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
 }
 
 const readRows = (out: string): ResultRow[] => parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'), 'results.jsonl');

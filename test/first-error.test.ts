@@ -5,9 +5,8 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadTjsPrm } from '../src/backends/tjs-prm.ts';
-import { main } from '../src/cli/main.ts';
 import { firstError } from '../src/core/check.ts';
 import {
   calibrateThreshold,
@@ -22,18 +21,7 @@ import { checkSolution } from '../src/organism/checker.ts';
 import { tinyModel } from './helpers/fixtures.ts';
 import { prmSteps, startOpenAIServer, type Responder, type TestServer } from './helpers/openai-server.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
-
-async function trim(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+import { trimInProcess as trim } from './helpers/cli.ts';
 
 describe('first-error prediction and metrics', () => {
   it('predicts the first step strictly below the threshold, or -1', () => {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadTjsPrm } from '../src/backends/tjs-prm.ts';
-import { main } from '../src/cli/main.ts';
 import { tinyModel } from './helpers/fixtures.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
 import { scriptedLm } from './helpers/scripted-lm.ts';
+import { trimInProcess as inProcess } from './helpers/cli.ts';
 
 const BIN = resolve(REPO_ROOT, 'src/cli/bin.mjs');
 
@@ -20,19 +20,6 @@ function trim(args: string[]): Promise<{ code: number; stdout: string; stderr: s
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-/** Runs a command in this process; returns its exit code and what it wrote. */
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    vi.restoreAllMocks();
-  }
 }
 
 const PROBLEM = 'Solve 2x + 3 = 11.';

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prmHead, type PrmHead } from '../../src/backends/prm-layout.ts';
 import { loadTjsPrm, type TjsPrm } from '../../src/backends/tjs-prm.ts';
-import { mulberry32 } from '../../src/core/rng.ts';
 import { buildRandomModel } from '../../src/onnx/build-random.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+// Steps of 60 bytes: the built tokenizer has one token per byte, so 60 tokens each, as in bench:real-size.
+import { steps } from './real-size/workload.ts';
 
 const { values } = parseArgs({ options: { reps: { type: 'string' }, head: { type: 'string' } } });
 const REPS = Math.max(1, Number(values.reps ?? 5));
@@ -30,17 +31,6 @@ async function model(): Promise<string> {
     await buildRandomModel(dir, { head: FOLDER_HEAD[HEAD], ...SHAPE, seed: 1, overwrite: true });
   }
   return dir;
-}
-
-/** Steps of 60 bytes (the built tokenizer has one token per byte). */
-function steps(n: number): string[] {
-  const rng = mulberry32(9);
-  const words = ['add', 'the', 'two', 'sides', 'so', 'x', '=', '4', 'then', 'divide', 'by', '2', 'we', 'get', 'y', '+', '3'];
-  return Array.from({ length: n }, (_, i) => {
-    let s = `Step ${i + 1}:`;
-    while (s.length < 60) s += ' ' + words[Math.floor(rng() * words.length)];
-    return s.slice(0, 59) + '.';
-  });
 }
 
 function median(xs: number[]): number {
