@@ -7,7 +7,6 @@ import { openAIHintModel } from '../../backends/hint.ts';
 import { splitStudentSteps } from '../../core/check.ts';
 import { errorMessage, isAbort, RemoteUnreachableError, SendRefusedError } from '../../core/errors.ts';
 import { emptyLedger, recordTransmission } from '../../core/ledger.ts';
-import { validateProblem } from '../../core/solve.ts';
 import { mulberry32 } from '../../core/rng.ts';
 import { injectError } from '../../organism/inject.ts';
 import { parseProblem } from '../../organism/task.ts';
@@ -20,6 +19,7 @@ import type { ApiKeyStore } from '../secrets.ts';
 import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
 import { confirmTransmission, type ConfirmElements } from '../views/confirm-dialog.ts';
 import { CheckView } from '../views/check-view.ts';
+import { readProblem, refuse } from './problem-input.ts';
 
 export interface CheckModeDeps {
   settings(): Settings;
@@ -125,29 +125,17 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   });
 
   const check = async () => {
-    let problem: string;
-    try {
-      problem = validateProblem(problemBox.value);
-    } catch (err) {
-      view.begin('');
-      view.showError(errorMessage(err));
-      return;
-    }
+    const problem = readProblem(problemBox, view);
+    if (problem === null) return;
     const steps = splitStudentSteps(solutionBox.value);
-    if (!steps.length) {
-      view.begin('');
-      view.showError('Your solution is empty: write or paste your steps, one per paragraph (or one per line).');
-      return;
-    }
+    if (!steps.length) return refuse(view, 'Your solution is empty: write or paste your steps, one per paragraph (or one per line).');
     if (steps.length > MAX_STEPS) {
-      view.begin('');
-      view.showError(`Your solution has ${steps.length} steps; a check takes at most ${MAX_STEPS}. Check it in parts (the problem, then the first ${MAX_STEPS} steps).`);
+      refuse(view, `Your solution has ${steps.length} steps; a check takes at most ${MAX_STEPS}. Check it in parts (the problem, then the first ${MAX_STEPS} steps).`);
       return;
     }
     const s = deps.settings();
     if (s.prm.kind === 'none') {
-      view.begin('');
-      view.showError('Checking needs a process reward model on this device: choose one in Settings → Process reward model (the demo PRM, a transformers.js folder, or self-check).');
+      refuse(view, 'Checking needs a process reward model on this device: choose one in Settings → Process reward model (the demo PRM, a transformers.js folder, or self-check).');
       return;
     }
     checkButton.disabled = true;

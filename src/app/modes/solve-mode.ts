@@ -7,7 +7,6 @@ import * as Comlink from 'comlink';
 import { openAIStepModel } from '../../backends/openai.ts';
 import { WebGpuMemoryError } from '../../backends/webllm.ts';
 import { errorMessage, isAbort } from '../../core/errors.ts';
-import { validateProblem } from '../../core/solve.ts';
 import { budgetNote, type calibrateForBudget } from '../budget.ts';
 import { byId } from '../dom.ts';
 import { loadExamples } from '../examples.ts';
@@ -20,6 +19,7 @@ import type { ApiKeyStore } from '../secrets.ts';
 import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
 import { confirmTransmission, type ConfirmElements } from '../views/confirm-dialog.ts';
 import type { SolveView } from '../views/solve-view.ts';
+import { readProblem } from './problem-input.ts';
 
 export interface SolveModeDeps {
   settings(): Settings;
@@ -51,14 +51,8 @@ export function setupSolveMode(deps: SolveModeDeps): void {
   let loading: AbortController | null = null;
 
   const solveNow = async () => {
-    let problem: string;
-    try {
-      problem = validateProblem(problemBox.value);
-    } catch (err) {
-      view.begin('');
-      view.showError(errorMessage(err));
-      return;
-    }
+    const problem = readProblem(problemBox, view);
+    if (problem === null) return;
     solveButton.disabled = true;
     stopButton.disabled = false;
     document.body.dataset.running = 'true';
