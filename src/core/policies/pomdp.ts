@@ -99,7 +99,23 @@ export function pomdpFromArtefacts(lambda: number, a: Record<string, unknown> = 
     throw new ConfigError(`Unknown belief mode ${JSON.stringify(mode)}. Known: ${BELIEF_MODES.join(', ')}.`);
   const gate = a.gate;
   if (gate !== undefined && typeof gate !== 'number') throw new ConfigError('The closeness gate must be a number.');
-  return pomdpPolicy({ lambda, observations, tables, mode: mode as BeliefMode | undefined, gate: gate as number | undefined });
+  // Fitted transitions (a routing bundle's): numbers, range-checked by the model on solving.
+  const num = (k: string): number | undefined => {
+    const x = a[k];
+    if (x !== undefined && typeof x !== 'number') throw new ConfigError(`The POMDP's ${k} must be a number.`);
+    return x as number | undefined;
+  };
+  const [pw, ps, futureTokens] = [num('pw'), num('ps'), num('futureTokens')];
+  return pomdpPolicy({
+    lambda,
+    observations,
+    tables,
+    mode: mode as BeliefMode | undefined,
+    gate: gate as number | undefined,
+    ...(pw !== undefined ? { pw } : {}),
+    ...(ps !== undefined ? { ps } : {}),
+    ...(futureTokens !== undefined ? { futureTokens } : {}),
+  });
 }
 
 function isModel(x: unknown): x is ObservationModel {
