@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { weightSetFromJson } from '../core/agg/weights.ts';
+import { bundleArtefacts, bundleFromJson, bundlePolicies, type RoutingBundle } from '../core/bundle.ts';
 import { errorMessage, TrimError } from '../core/errors.ts';
 import { BELIEF_MODES } from '../core/pomdp/belief.ts';
 import { observationModelFromJson } from '../core/pomdp/observations.ts';
@@ -14,6 +15,7 @@ export const policyArtefactOptions = {
   observations: { type: 'string' },
   belief: { type: 'string' },
   gate: { type: 'string' },
+  bundle: { type: 'string' },
 } as const;
 
 export const policyArtefactsUsage = `
@@ -26,6 +28,10 @@ Learned and belief-based policies:
                         (current observation only, uniform prior, closeness gate)
   --gate G              TRIM-POMDP closeness gate: accept when the two actions' values are within G of
                         the terminal reward (default 0.01 with --belief reference, 0 with filter)
+  --bundle FILE         a routing bundle written by "trim tune": its pomdp and agg-lambda policies
+                        (instead of --observations / --weights), its knob grid (what trim eval and trim
+                        simulate sweep without --sweep) and its best knob (the default λ; the
+                        middle of the grid for the other policy)
 `;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -50,6 +56,14 @@ export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   try {
+    const bundlePath = str('bundle');
+    if (bundlePath !== undefined) {
+      if (str('weights') !== undefined || str('observations') !== undefined)
+        throw new UsageError('--bundle carries the policies\' weights and observation model: drop --weights and --observations, or drop --bundle.');
+      const bundle = bundleFromJson(readJsonFile(bundlePath, '--bundle'), `--bundle ${bundlePath}`);
+      for (const p of bundlePolicies(bundle)) Object.assign(out, bundleArtefacts(bundle, p));
+      out.bundle = bundle;
+    }
     const w = str('weights');
     if (w !== undefined) out.weights = weightSetFromJson(readJsonFile(w, '--weights'), `--weights ${w}`);
     const o = str('observations');
@@ -70,4 +84,21 @@ export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
     out.gate = gate;
   }
   return out;
+}
+
+/** The bundle --bundle loaded, if any. */
+export function bundleOf(artefacts: Record<string, unknown>): RoutingBundle | undefined {
+  return artefacts.bundle as RoutingBundle | undefined;
+}
+
+/**
+ * The knob a bundle suggests for a policy when none is given: its best point when that is this policy,
+ * else the middle of the policy's grid (a knob the bundle has a network and a measurement for).
+ */
+export function bundleDefaultKnob(artefacts: Record<string, unknown>, policy: string): number | undefined {
+  const bundle = bundleOf(artefacts);
+  if (!bundle) return undefined;
+  if (bundle.best && bundle.best.policy === policy && bundle.best.knob !== null) return bundle.best.knob;
+  const grid = (bundle.policies as Record<string, { grid: number[] } | undefined>)[policy]?.grid;
+  return grid ? [...grid].sort((a, b) => a - b)[Math.floor(grid.length / 2)] : undefined;
 }

@@ -17,6 +17,7 @@ import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } fro
 import { UsageError, type Command } from '../command.ts';
 import { firstErrorUsage, runFirstErrorCommand } from '../first-error-eval.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
+import { bundleOf } from '../policy-artefacts.ts';
 
 const DEFAULT_CONCURRENCY = 8;
 
@@ -45,7 +46,7 @@ Operating points:
   --sweep v1,v2,…       run the policy at each knob value (thr: threshold, query: threshold,
                         random: rate, pomdp: λ, agg: threshold, agg-lambda: λ); without it the policy runs once at
                         --threshold/--rate/--lambda or its
-                        default
+                        default, or, for a policy of a --bundle, at every knob of the bundle's grid
   --baselines           also run weak-only and strong-only (knob null): needed for normalised cost,
                         PGR, CPT, APGR and ΔIBC
   --seed N              base seed; problem P runs with a seed derived from N and P's id at every
@@ -228,7 +229,11 @@ function operatingPoints(v: FlagValues, defaultKnob: number | null, baselines: b
       if (!points.some((p) => p.knob === knob)) points.push({ policy, knob });
     }
   } else {
-    points.push({ policy, knob: defaultKnob });
+    // A tuned bundle knows which knobs were measured: its grid is the policy's curve.
+    const bundleGrid = (bundleOf(artefacts)?.policies as Record<string, { grid: number[] } | undefined> | undefined)?.[policy]?.grid;
+    if (bundleGrid && v.threshold === undefined && v.rate === undefined && v.lambda === undefined)
+      for (const knob of bundleGrid) points.push({ policy, knob });
+    else points.push({ policy, knob: defaultKnob });
   }
   if (baselines)
     for (const b of [WEAK_ONLY, STRONG_ONLY]) if (!points.some((p) => p.policy === b)) points.push({ policy: b, knob: null });

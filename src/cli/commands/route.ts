@@ -7,10 +7,10 @@ import { errorMessage, TrimError } from '../../core/errors.ts';
 import { createPolicy, policyEntry, policyNames } from '../../core/policies/index.ts';
 import type { Observation, PolicyEpisode, RoutingPolicy } from '../../core/types.ts';
 import { parseOptions, UsageError, type Command } from '../command.ts';
-import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
+import { bundleDefaultKnob, loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 
 const usage = `
-Usage: trim route --policy P [--knob K] [--input FILE] [--weights FILE] [--observations FILE]
+Usage: trim route --policy P [--knob K] [--input FILE] [--weights FILE] [--observations FILE] [--bundle FILE]
   [--belief filter|reference] [--seed N]
 
 Reads one observation per line (JSON) from standard input or --input and writes one decision per line:
@@ -24,7 +24,7 @@ A policy that decides before drafting (thr at 0 or 1, query after its first step
 
   --policy P   ${policyNames().join(', ')}
   --knob K     the policy's knob (thr/query/agg: threshold, pomdp and agg-lambda: λ, random: rate); its
-               default if absent
+               default if absent (with --bundle: the bundle's best knob when it is that policy's)
 ${policyArtefactsUsage}`;
 
 export const command: Command = {
@@ -44,7 +44,9 @@ export const command: Command = {
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a whole number ≥ 0; got "${values.seed}".`);
     let policy: RoutingPolicy;
     try {
-      policy = createPolicy(values.policy, { ...(knob !== undefined ? { knob } : {}), seed, artefacts: loadPolicyArtefacts(values) });
+      const artefacts = loadPolicyArtefacts(values);
+      knob ??= bundleDefaultKnob(artefacts, values.policy);
+      policy = createPolicy(values.policy, { ...(knob !== undefined ? { knob } : {}), seed, artefacts });
     } catch (err) {
       if (err instanceof TrimError && !(err instanceof UsageError)) throw new UsageError(err.message);
       throw err;

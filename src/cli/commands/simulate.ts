@@ -12,19 +12,20 @@ import type { RoutingPolicy } from '../../core/types.ts';
 import { renderCurveSvg } from '../../eval/curve-svg.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY } from '../../eval/summary.ts';
 import { parseOptions, UsageError, type Command } from '../command.ts';
-import { loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
+import { bundleOf, loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from '../policy-artefacts.ts';
 import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.ts';
 
 const usage = `
 Usage: trim simulate --policy P[=v1,v2,…] [--policy …] [--sweep v1,v2,…] [--baselines]
   --problems N --out DIR [--seed N] [--params FILE | --fit RESULTS.jsonl]
-  [--weights FILE] [--observations FILE] [--belief filter|reference]
+  [--weights FILE] [--observations FILE] [--belief filter|reference] [--bundle FILE]
 
 Runs routing policies on a simulated stepwise solver (weak and strong models, a PRM, token counts;
 see src/core/sim/README.md) and writes what "trim eval" writes, with the same table.
 
   --policy P[=v,…]   a policy (${policyNames().join(', ')}); repeat for several. Values after "=" are
-                     that policy's sweep; otherwise --sweep applies, or the policy's default knob.
+                     that policy's sweep; otherwise --sweep applies, or a --bundle's grid for its
+                     policies, or the policy's default knob.
   --sweep v1,v2,…    knob values for policies given without their own
   --baselines        also run weak-only and strong-only (needed for cost, PGR, CPT, APGR, ΔIBC)
   --problems N       simulated problems (default 2000); every operating point runs the same ones
@@ -56,7 +57,8 @@ export const command: Command = {
     if (specs.length === 0 && !values.baselines) throw new UsageError(`--policy is required (one of ${policyNames().join(', ')}), or --baselines alone.`);
     const params: SimParams = simParamsFrom(values);
     const artefacts = loadPolicyArtefacts(values);
-    const points = operatingPoints(specs, values.sweep, values.baselines === true);
+    const bundleGrids = (bundleOf(artefacts)?.policies ?? {}) as Record<string, { grid: number[] } | undefined>;
+    const points = operatingPoints(specs, values.sweep, values.baselines === true, (name) => bundleGrids[name]?.grid);
     const policies = points.map((p) => build(p, artefacts, seed));
 
     const t0 = performance.now();
@@ -101,7 +103,7 @@ export function parseKnobList(text: string, flag: string): number[] {
   });
 }
 
-function operatingPoints(specs: string[], sweep: string | undefined, baselines: boolean): Point[] {
+function operatingPoints(specs: string[], sweep: string | undefined, baselines: boolean, bundleGrid: (policy: string) => number[] | undefined): Point[] {
   const points: Point[] = [];
   const add = (p: Point) => {
     if (!points.some((q) => q.policy === p.policy && q.knob === p.knob)) points.push(p);
@@ -111,7 +113,7 @@ function operatingPoints(specs: string[], sweep: string | undefined, baselines: 
     const name = (eq < 0 ? spec : spec.slice(0, eq)).trim();
     const entry = policyEntry(name);
     const own = eq < 0 ? undefined : spec.slice(eq + 1);
-    const knobs = own !== undefined ? parseKnobList(own, `--policy ${name}=`) : sweep !== undefined ? parseKnobList(sweep, '--sweep') : null;
+    const knobs = own !== undefined ? parseKnobList(own, `--policy ${name}=`) : sweep !== undefined ? parseKnobList(sweep, '--sweep') : (bundleGrid(name) ?? null);
     if (knobs && !entry.knob) throw new UsageError(`--policy ${name} has no knob to sweep.`);
     if (knobs) knobs.forEach((k) => add({ policy: name, knob: k }));
     else add({ policy: name, knob: entry.knob ? entry.knob.default : null });
