@@ -349,15 +349,20 @@ def stage_prm_check() -> dict:
     return result
 
 
+# The checkers the flags stage calibrates: the routing PRM (value head), and the strong LM read as a
+# generative verifier (`--prm-lm`: a step's score is the probability of its least likely token).
+CHECKERS = {"prm": "--prm-path", "strong": "--prm-lm"}
+
+
 def first_error_eval(prm: str, data_file: str, out: str, *threshold: str) -> dict:
     shutil.rmtree(out, ignore_errors=True)  # a fresh run, not a resumed one: the PRM may have changed
-    trim("eval", "--task", "first-error", "--data", data_file, "--prm-path", os.path.join(OUT, prm), *threshold, "--out", out)
+    trim("eval", "--task", "first-error", "--data", data_file, CHECKERS[prm], os.path.join(OUT, prm), *threshold, "--out", out)
     with open(os.path.join(out, "summary.json")) as f:
         return json.load(f)
 
 
 def stage_flags() -> dict:
-    """Each PRM folder's flag threshold, and ProcessBench-protocol numbers on injected and on the weak model's own mistakes.
+    """Each checker folder's flag threshold (the PRM, and the strong LM read by lm-likelihood), and ProcessBench-protocol numbers on injected and on the weak model's own mistakes.
 
     Sets (trim organism processbench, default seed): injected mistakes in the 500 validation problems
     (calibration) and in the 500 test problems (report); the weak model's own solutions of the same
@@ -375,7 +380,7 @@ def stage_flags() -> dict:
         trim("organism", "processbench", "--weak-path", os.path.join(OUT, "weak"), "--problems", problems, "--out", sets[f"weak-{split}"])
     keep = ("n", "nError", "nCorrect", "errorAcc", "correctAcc", "f1", "threshold")
     results = {}
-    for prm in ("prm",):
+    for prm in CHECKERS:
         injected = first_error_eval(prm, sets["injected-test"], os.path.join(d, prm, "injected"), "--calibrate", sets["injected-val"])
         k = injected["threshold"]
         weak_at_k = first_error_eval(prm, sets["weak-test"], os.path.join(d, prm, "weak-at-flag"), "--threshold", repr(k))
@@ -390,6 +395,7 @@ def stage_flags() -> dict:
             check=True,
         )
         results[prm] = {
+            "checker": "lm-likelihood" if CHECKERS[prm] == "--prm-lm" else "value-head PRM",
             "flag_threshold": k,
             "calibration": {x: cal[x] for x in ("n", "errorAcc", "correctAcc", "f1")},
             "injected_test": {x: injected[x] for x in keep},

@@ -12,7 +12,7 @@ const DEFAULT_CONCURRENCY = 8;
 
 export const firstErrorUsage = `
 Usage: trim eval --task first-error --data FILE.jsonl
-  (--prm-url URL --prm-model NAME | --prm-path DIR [--prm-head H] [--prm-dtype D])
+  (--prm-url URL --prm-model NAME | --prm-path DIR [--prm-head H] [--prm-dtype D] | --prm-lm DIR [--prm-dtype D])
   [--threshold K | --calibrate FILE.jsonl [--calibrate-limit N]] --out DIR
   [--offset N] [--limit N] [--concurrency ${DEFAULT_CONCURRENCY}] [--resume]
 
@@ -36,7 +36,8 @@ summary, when the data has no solution of one kind).
   --concurrency N       records scored at once (default ${DEFAULT_CONCURRENCY}; a PRM folder scores one at a time)
   --resume              continue DIR: records already in results.jsonl (and calibration.jsonl) are
                         not scored again
-  PRM flags as in trim solve. Progress goes to standard error, the summary to standard output.
+  PRM flags as in trim solve; --prm-lm DIR scores with a language model folder instead (lm-likelihood:
+  the probability of a step's least likely token). Progress goes to standard error, the summary to standard output.
 
 Example (ProcessBench's MATH split, threshold from its GSM8K split):
   npx trim eval --task first-error --data data/processbench_math.jsonl \\
@@ -70,6 +71,7 @@ export async function runFirstErrorCommand(argv: string[]): Promise<number> {
     'prm-path': l['prm-path'],
     'prm-head': l['prm-head'],
     'prm-dtype': l['prm-dtype'],
+    'prm-lm': l['prm-lm'],
   });
   if (v.data === undefined) throw new UsageError('--data FILE is required: the labelled solutions ({"problem", "steps", "label"} per line).');
   if (v.out === undefined) throw new UsageError('--out DIR is required: where results.jsonl and summary.json go.');
@@ -91,7 +93,7 @@ export async function runFirstErrorCommand(argv: string[]): Promise<number> {
   const data = loadLabelledSolutions(v.data, { offset, ...(limit !== undefined ? { limit } : {}) });
   if (!data.records.length) throw new UsageError(`No records selected: ${v.data} has ${data.total} records and --offset is ${offset}.`);
   const prm = buildScorer(v as FlagValues);
-  if (!prm) throw new UsageError('A PRM is needed: give --prm-url URL --prm-model NAME, or --prm-path DIR.');
+  if (!prm) throw new UsageError('A PRM is needed: give --prm-url URL --prm-model NAME, --prm-path DIR, or a language model folder as the checker with --prm-lm DIR.');
 
   mkdirSync(v.out, { recursive: true });
   const stop = new AbortController();
@@ -109,7 +111,7 @@ export async function runFirstErrorCommand(argv: string[]): Promise<number> {
       threshold,
       identity: {
         // The model, not the server address: a server may move between a run and its resume.
-        prm: v['prm-path'] ?? `${v['prm-model']}`,
+        prm: v['prm-path'] ?? (v['prm-lm'] !== undefined ? `lm-likelihood:${v['prm-lm']}` : `${v['prm-model']}`),
         prmHead: v['prm-head'] ?? null,
         prmDtype: v['prm-dtype'] ?? null,
         offset,

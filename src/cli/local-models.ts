@@ -21,6 +21,7 @@ export const localModelFlagOptions = {
   'prm-path': { type: 'string' },
   'prm-head': { type: 'string' },
   'prm-dtype': { type: 'string' },
+  'prm-lm': { type: 'string' },
 } as const;
 
 export const localModelsUsage = `
@@ -34,6 +35,13 @@ this machine's CPU, nothing is sent anywhere), instead of the URLs above:
     two-class  Qwen2.5-Math-PRM: softmax of the positive class at <extra_0> after each step
     value      Skywork-o1-Open-PRM: sigmoid of the value head at the "\\n" after each step
     lm-tag     Math-Shepherd: P("+") against P("-") at the " ки" tag after each step
+  --prm-lm DIR [--prm-dtype D]            a language model folder as the step checker instead of a
+                                          PRM ("lm-likelihood", nothing trained): a step's score is the
+                                          probability of its least likely token given the problem and
+                                          the steps before it. For a model that solves the task reliably
+                                          (the organism's strong model) it flags slips far better than
+                                          the organism PRM; it also flags any wording the model would
+                                          not have written
   D: ${TJS_DTYPES.join(' | ')} (default: the folder's own, fp32 when it has onnx/model.onnx)
 `;
 
@@ -132,14 +140,30 @@ export const localScorer: ScorerSource = {
   },
 };
 
+/** --prm-lm: a language model folder whose token probabilities check each step (lm-likelihood). */
+export const localLmChecker: ScorerSource = {
+  flag: 'lm',
+  build(v) {
+    const dir = folder(v, 'prm-lm');
+    refuseServerFlags(v, 'prm', ['model'], 'prm-lm');
+    if (str(v, 'prm-head') !== undefined) throw new UsageError('--prm-head is for --prm-path; --prm-lm scores with the language model head of the folder.');
+    const d = dtype(v, 'prm-dtype');
+    return lazyScorer(`lm-likelihood:${dir}`, async () => {
+      const { loadLmLikelihoodScorer } = await import('../backends/lm-likelihood.ts');
+      return loadLmLikelihoodScorer({ model: dir, device: 'cpu', ...(d ? { dtype: d } : {}), id: `lm-likelihood:${dir}` });
+    });
+  },
+};
+
 /** Flags of a folder source given without the folder. */
 export function checkLocalFlagsHaveFolders(v: FlagValues): void {
   for (const [flag, needs] of [
     ['weak-dtype', 'weak-path'],
     ['strong-dtype', 'strong-path'],
     ['prm-head', 'prm-path'],
-    ['prm-dtype', 'prm-path'],
   ] as const) {
     if (str(v, flag) !== undefined && str(v, needs) === undefined) throw new UsageError(`--${flag} goes with --${needs} DIR.`);
   }
+  if (str(v, 'prm-dtype') !== undefined && str(v, 'prm-path') === undefined && str(v, 'prm-lm') === undefined)
+    throw new UsageError('--prm-dtype goes with --prm-path DIR or --prm-lm DIR.');
 }

@@ -12,7 +12,7 @@ import { openAIStepModel } from '../backends/openai.ts';
 import { vllmPrmScorer } from '../backends/vllm-prm.ts';
 import { parseOptions, UsageError } from './command.ts';
 import { keyFromEnv } from './key-env.ts';
-import { checkLocalFlagsHaveFolders, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
+import { checkLocalFlagsHaveFolders, localLmChecker, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
 import { bundleDefaultKnob, loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
 
 export const modelFlagOptions = {
@@ -138,7 +138,7 @@ const remoteScorer: ScorerSource = {
 
 /** Where each role's model can come from; the first source whose flag is given is used. */
 export const stepModelSources: StepModelSource[] = [remoteStepModel, localStepModel];
-export const scorerSources: ScorerSource[] = [remoteScorer, localScorer];
+export const scorerSources: ScorerSource[] = [remoteScorer, localScorer, localLmChecker];
 
 /** Builds models, PRM, policy, limits and sampling from parsed flag values; bad values are UsageErrors. */
 export function buildRun(v: FlagValues, env: NodeJS.ProcessEnv = process.env): RunSetup {

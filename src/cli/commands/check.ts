@@ -20,7 +20,8 @@ import { readInput, readSteps } from './score.ts';
 
 const usage = `
 Usage: trim check (--problem TEXT | --problem-file FILE) (--steps-file FILE.json | --solution-file FILE.txt)
-                  (--prm-url URL --prm-model NAME | --prm-path DIR [--prm-head H] [--prm-dtype D])
+                  (--prm-url URL --prm-model NAME | --prm-path DIR [--prm-head H] [--prm-dtype D]
+                   | --prm-lm DIR [--prm-dtype D])
                   [--threshold K | --threshold-from SUMMARY.json] [--json]
                   [--hint (--strong-url URL --strong-model NAME [--strong-mode MODE] [--strong-key-env VAR]
                           | --strong-path DIR [--strong-dtype D])]
@@ -39,10 +40,14 @@ PRM (as in trim solve):
   --prm-url URL --prm-model NAME           a vLLM step-pooling PRM (POST {URL}/pooling)
   --prm-path DIR [--prm-head H] [--prm-dtype D]
                                            a PRM folder, run on this machine
+  --prm-lm DIR [--prm-dtype D]             a language model folder as the checker (lm-likelihood: a
+                                           step scores the probability of its least likely token under
+                                           the model); for the organism, its strong model flags a
+                                           student's slips far better than its PRM
 
 Flag threshold:
   --threshold K           flag the first step whose score is below K (a score equal to K is not
-                          flagged). Default: the threshold a --prm-path folder records in its config.json
+                          flagged). Default: the threshold a --prm-path or --prm-lm folder records in its config.json
                           ("trim": {"flagThreshold": K}, written by its calibration), else ${DEFAULT_FLAG_THRESHOLD}
   --threshold-from FILE   take K from a summary.json written by "trim eval --task first-error" (its
                           calibrated threshold for this PRM)
@@ -83,6 +88,7 @@ function flags(argv: string[]) {
     'prm-path': l['prm-path'],
     'prm-head': l['prm-head'],
     'prm-dtype': l['prm-dtype'],
+    'prm-lm': l['prm-lm'],
     threshold: { type: 'string' },
     'threshold-from': { type: 'string' },
     json: { type: 'boolean' },
@@ -132,7 +138,7 @@ function folderThreshold(dir: string): { threshold: number; source: string } | n
   return { threshold: k, source: typeof trim?.calibratedOn === 'string' ? `${file}, calibrated on ${trim.calibratedOn}` : file };
 }
 
-function readThreshold(v: { threshold?: string; 'threshold-from'?: string; 'prm-path'?: string }): { threshold: number; source: string } {
+function readThreshold(v: { threshold?: string; 'threshold-from'?: string; 'prm-path'?: string; 'prm-lm'?: string }): { threshold: number; source: string } {
   if (v.threshold !== undefined && v['threshold-from'] !== undefined) throw new UsageError('Give --threshold K or --threshold-from FILE, not both.');
   if (v.threshold !== undefined) {
     const k = Number(v.threshold);
@@ -140,7 +146,10 @@ function readThreshold(v: { threshold?: string; 'threshold-from'?: string; 'prm-
     return { threshold: k, source: '--threshold' };
   }
   const file = v['threshold-from'];
-  if (file === undefined) return (v['prm-path'] !== undefined ? folderThreshold(v['prm-path']) : null) ?? { threshold: DEFAULT_FLAG_THRESHOLD, source: 'default' };
+  if (file === undefined) {
+    const dir = v['prm-path'] ?? v['prm-lm'];
+    return (dir !== undefined ? folderThreshold(dir) : null) ?? { threshold: DEFAULT_FLAG_THRESHOLD, source: 'default' };
+  }
   let summary: unknown;
   try {
     summary = JSON.parse(readInput(file, '--threshold-from'));
@@ -216,7 +225,7 @@ export const command: Command = {
     const steps = readSolution(v);
     const { threshold, source } = readThreshold(v);
     const prm: StepScorer | undefined = buildScorer(v as FlagValues);
-    if (!prm) throw new UsageError('A PRM is needed to score the steps: give --prm-url URL --prm-model NAME, or --prm-path DIR.');
+    if (!prm) throw new UsageError('A PRM is needed to score the steps: give --prm-url URL --prm-model NAME, --prm-path DIR, or a language model folder as the checker with --prm-lm DIR.');
     let helper: Helper | null = null;
     try {
       helper = buildHelper(v, process.env);
