@@ -2,7 +2,7 @@
 // calibrated threshold a PRM folder carries, and the status line; and the mode's link parameters.
 
 import { describe, expect, it } from 'vitest';
-import { calibratedThreshold, firstChangedStep, scoredLine, thresholdNote, verdicts } from '../src/app/check-state.ts';
+import { calibratedThreshold, firstChangedStep, formatThreshold, scoredLine, thresholdNote, verdicts } from '../src/app/check-state.ts';
 import { defaultSettings } from '../src/app/settings.ts';
 import { readUrlConfig, settingsToQuery } from '../src/app/url-config.ts';
 
@@ -48,6 +48,7 @@ describe('calibratedThreshold', () => {
     expect(d).toEqual({ threshold: 0.454, source: 'calibrated', calibratedOn: 'organism val, 400 solutions' });
     expect(thresholdNote(d)).toBe('Empty: 0.454, calibrated for this PRM on organism val, 400 solutions.');
     expect(thresholdNote(calibratedThreshold({ trim: { flagThreshold: 0.3 } }))).toBe('Empty: 0.3, calibrated for this PRM.');
+    expect(thresholdNote(calibratedThreshold({ trim: { flagThreshold: 0.3 } }), 'checker')).toBe('Empty: 0.3, calibrated for this checker.');
   });
   it('falls back to 0.5 without one', () => {
     for (const c of [null, {}, { trim: {} }]) expect(calibratedThreshold(c)).toEqual({ threshold: 0.5, source: 'default' });
@@ -57,6 +58,17 @@ describe('calibratedThreshold', () => {
     for (const c of [{ trim: { flagThreshold: '0.3' } }, { trim: { flagThreshold: 1.5 } }, { trim: { flagThreshold: null } }])
       expect(calibratedThreshold(c)).toEqual({ threshold: 0.5, source: 'invalid' });
     expect(thresholdNote(calibratedThreshold({ trim: { flagThreshold: -1 } }))).toMatch(/records a flagThreshold that is not a number from 0 to 1/);
+  });
+});
+
+describe('formatThreshold', () => {
+  it('writes three decimals, and two significant digits under 0.01 (a likelihood checker\'s threshold)', () => {
+    expect(formatThreshold(0.6356697507314166)).toBe('0.636');
+    expect(formatThreshold(0.5)).toBe('0.5');
+    expect(formatThreshold(1)).toBe('1');
+    expect(formatThreshold(0)).toBe('0');
+    expect(formatThreshold(0.0006301992712038147)).toBe('0.00063');
+    expect(formatThreshold(0.01)).toBe('0.01');
   });
 });
 

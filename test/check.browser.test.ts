@@ -1,9 +1,11 @@
-// "Check my work" in the built page (headless Chromium, WebAssembly): the organism demo's PRM scores a
-// student's solution on the device, the wrong step is flagged, nothing leaves the device while checking,
-// and a hint request (to a loopback OpenAI-compatible server) holds only the steps up to the flagged one.
-// The solution's mistake ("8+1=3") was picked because the shipped organism PRM scores it far under any
-// threshold (0.007 at step 2, against 0.999 for step 1: measured with `trim score`), so the test does not
-// hang on the PRM's exact scores.
+// "Check my work" in the built page (headless Chromium, WebAssembly): the organism demo's checker (its
+// strong model read by lm-likelihood, chosen automatically as its folder records a calibrated threshold;
+// or the PRM, chosen beside the threshold or when no strong model is on the device) scores a student's
+// solution on the device, the wrong step is flagged, nothing leaves the device while checking, and a
+// hint request (to a loopback OpenAI-compatible server) holds only the steps up to the flagged one.
+// The solution's mistake ("8+1=3") was picked because both checkers score it far under their thresholds
+// (PRM 0.007 at step 2 against 0.999 for step 1, measured with `trim score`; strong model 5e-8 against
+// 0.99996, `trim check --prm-lm`), so the test does not hang on exact scores.
 
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -11,7 +13,7 @@ import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibratedThreshold } from '../src/app/check-state.ts';
-import { DEMO_PRM } from '../src/app/settings.ts';
+import { DEMO_PRM, DEMO_STRONG } from '../src/app/settings.ts';
 import type { StaticServer } from '../src/cli/static-server.ts';
 import { checkSolution } from '../src/organism/checker.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
@@ -83,6 +85,9 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(first.map((s) => s.flagged)).toEqual(STEPS.map((_, i) => (i === FLAGGED ? 'true' : null)));
     expect(first.map((s) => s.verdict)).toEqual(['looks-right', 'check-this', 'after-flagged', 'after-flagged', 'after-flagged']);
     expect(await page.textContent('#check-steps > li[data-flagged="true"]')).toContain('Look here first');
+    // Automatic: the demo's strong model, whose folder records a calibrated threshold, is the checker.
+    expect(await page.inputValue('#checker')).toBe('auto');
+    expect(await page.textContent('#flag-threshold-note')).toMatch(/^Checker: the strong model on this device/);
     const full = { scored: await page.getAttribute('#check-steps', 'data-scored'), ms: Number(await page.getAttribute('#check-steps', 'data-ms')) };
     expect(full.scored).toBe('5');
     // Nothing left the device: no request reached the server, the ledger says 0, and the PRM ran here.
@@ -102,7 +107,7 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(again.slice(0, -1).map((s) => s.score)).toEqual(first.slice(0, -1).map((s) => s.score));
     expect(again[FLAGGED]!.flagged).toBe('true');
     const recheckMs = Number(await page.getAttribute('#check-steps', 'data-ms'));
-    console.log(`check my work (organism PRM, WASM): full check of 5 steps ${full.ms} ms, re-check after editing the last step ${recheckMs} ms`);
+    console.log(`check my work (organism strong model by lm-likelihood, WASM): full check of 5 steps ${full.ms} ms, re-check after editing the last step ${recheckMs} ms`);
 
     // The demo's strong model is on the device and cannot write hints: it writes step 2 again.
     expect(await page.textContent('#help-button')).toBe('Show a corrected step');
@@ -172,13 +177,14 @@ describe('check my work', { timeout: 150_000 }, () => {
     await page.close();
   });
 
-  it('the flag threshold is a setting: its default is the PRM folder\'s calibrated one, a new value re-reads the verdicts without scoring, and it is kept', async () => {
+  it('the flag threshold is a setting: its default is the checker folder\'s calibrated one, a new value re-reads the verdicts without scoring, and it is kept', async () => {
     const { page } = await openPage(browser.context, checkUrl());
     await check(page);
-    // Whatever the demo PRM's folder carries now (a calibration may add trim.flagThreshold), or 0.5.
-    if (DEMO_PRM.kind !== 'tjs') throw new Error('the demo PRM is expected to be a transformers.js folder');
-    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public', DEMO_PRM.url, 'config.json'), 'utf8'));
-    expect(Number(await page.getAttribute('#flag-threshold', 'placeholder'))).toBeCloseTo(calibratedThreshold(config).threshold, 3);
+    // Whatever the demo strong model's folder carries now (training/train.py --stage flags records it).
+    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public', DEMO_STRONG, 'config.json'), 'utf8'));
+    expect(calibratedThreshold(config).source).toBe('calibrated');
+    const k = calibratedThreshold(config).threshold;
+    expect(Number(await page.getAttribute('#flag-threshold', 'placeholder'))).toBeCloseTo(k, k < 0.01 ? 5 : 3);
     const prmCalls = await ledgerCell(page, 'prmCalls');
     // Every score is below 1: the first step becomes the flagged one.
     await page.fill('#flag-threshold', '1');
@@ -195,9 +201,29 @@ describe('check my work', { timeout: 150_000 }, () => {
     await page.close();
   });
 
+  it('the PRM as the checker (chosen beside the threshold): its calibrated threshold, the same step flagged, and the choice is kept', async () => {
+    const { page, errors } = await openPage(browser.context, checkUrl());
+    await page.selectOption('#checker', 'prm');
+    await check(page);
+    expect((await steps(page)).findIndex((s) => s.flagged === 'true')).toBe(FLAGGED);
+    expect(await page.textContent('#flag-threshold-note')).toMatch(/^Checker: the PRM\./);
+    if (DEMO_PRM.kind !== 'tjs') throw new Error('the demo PRM is expected to be a transformers.js folder');
+    const config = JSON.parse(readFileSync(resolve(REPO_ROOT, 'public', DEMO_PRM.url, 'config.json'), 'utf8'));
+    expect(Number(await page.getAttribute('#flag-threshold', 'placeholder'))).toBeCloseTo(calibratedThreshold(config).threshold, 3);
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.inputValue('#checker')).toBe('prm');
+    await page.selectOption('#checker', 'auto');
+    expect(await page.evaluate(() => localStorage.getItem('trim.checker'))).toBeNull();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('checks with the self-check PRM too (the small model judges each step), nothing sent', async () => {
     remote.reset();
     const { page, errors } = await openPage(browser.context, checkUrl({ prm: 'self' }));
+    // Automatic would take the demo's strong model: the PRM of the settings (self-check) is asked for.
+    await page.selectOption('#checker', 'prm');
     await check(page);
     const got = await steps(page);
     expect(got).toHaveLength(STEPS.length);
@@ -205,6 +231,7 @@ describe('check my work', { timeout: 150_000 }, () => {
     expect(await page.textContent('#check-status')).toMatch(/^Scored 5 of 5 steps in \d+ ms\./);
     expect(remote.requests).toHaveLength(0);
     expect(await ledgerCell(page, 'sentRequests')).toBe(0);
+    await page.selectOption('#checker', 'auto');
     expect(errors).toEqual([]);
     await page.close();
   });

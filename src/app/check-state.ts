@@ -61,17 +61,20 @@ export function calibratedThreshold(config: unknown): DefaultThreshold {
   return { threshold: t, source: 'calibrated', ...(typeof trim?.calibratedOn === 'string' ? { calibratedOn: trim.calibratedOn } : {}) };
 }
 
-/** The note beside the threshold setting: what an empty box means. */
-export function thresholdNote(d: DefaultThreshold): string {
+/** The note beside the threshold setting: what an empty box means. `what` names the checker. */
+export function thresholdNote(d: DefaultThreshold, what = 'PRM'): string {
   const k = formatThreshold(d.threshold);
-  if (d.source === 'calibrated') return `Empty: ${k}, calibrated for this PRM${d.calibratedOn ? ` on ${d.calibratedOn}` : ''}.`;
-  if (d.source === 'invalid') return `Empty: ${k}. This PRM's config.json records a flagThreshold that is not a number from 0 to 1, so it is not used.`;
-  return `Empty: ${k} (this PRM carries no calibrated threshold).`;
+  if (d.source === 'calibrated') return `Empty: ${k}, calibrated for this ${what}${d.calibratedOn ? ` on ${d.calibratedOn}` : ''}.`;
+  if (d.source === 'invalid') return `Empty: ${k}. This ${what}'s config.json records a flagThreshold that is not a number from 0 to 1, so it is not used.`;
+  return `Empty: ${k} (this ${what} carries no calibrated threshold).`;
 }
 
-/** 0.454 → "0.454", 0.5 → "0.5". */
+/**
+ * 0.454 → "0.454", 0.5 → "0.5"; a threshold under 0.01 keeps two significant digits (0.00063, the
+ * strong model's lm-likelihood threshold, would otherwise read "0.001").
+ */
 export function formatThreshold(t: number): string {
-  return String(Number(t.toFixed(3)));
+  return String(Number(t > 0 && t < 0.01 ? t.toPrecision(2) : t.toFixed(3)));
 }
 
 /** "Scored 1 of 5 steps in 42 ms (4 kept from the last check)." */

@@ -69,6 +69,20 @@ export class ModelManager {
     return (await abortable(client, signal)).scorer(`tjs:${url}#${head}`);
   }
 
+  /**
+   * Check my work's other checker: the strong model on this device read as an lm-likelihood checker
+   * (workers/lm.worker.ts). It is the same worker as the strong model's, so showing a corrected step
+   * afterwards loads nothing more.
+   */
+  async prepareLmChecker(s: Settings, signal: AbortSignal): Promise<StepScorer> {
+    const url = s.strongLocal;
+    if (!url) throw new ConfigError('The strong-model checker needs a strong model on this device: set one under Settings → Remote model, or choose the PRM as the checker.');
+    const device = tjsDevice(s.device, this.caps);
+    await abortable(this.checkFit([{ role: 'strong', url }], device), signal);
+    const client = this.tjsWorker('strong', { url: this.abs(url), device, ort: this.ort() });
+    return (await abortable(client, signal)).scorer(`lm-likelihood:${url}`);
+  }
+
   private ort(): TjsWorkerConfig['ort'] {
     return { wasm: this.abs('./ort/ort-wasm-simd-threaded.asyncify.wasm'), mjs: this.abs('./ort/ort-wasm-simd-threaded.asyncify.mjs') };
   }

@@ -2,6 +2,9 @@
 // leaves it while checking), the first step under the flag threshold is marked, and only when asked is
 // that step (with the problem and the steps before it, never a later one) sent to a strong model for a
 // hint. A strong model on the device writes a corrected step instead: it cannot follow a tutor's brief.
+// The checker is the PRM of the settings, or the strong model on the device read by lm-likelihood (the
+// probability of each step's least likely token); "automatic" takes the strong model when its folder
+// records a calibrated flag threshold (the organism demo's does: it flags slips far better than the PRM).
 
 import { openAIHintModel } from '../../backends/hint.ts';
 import { splitStudentSteps } from '../../core/check.ts';
@@ -14,6 +17,7 @@ import { calibratedThreshold, firstChangedStep, formatThreshold, scoredLine, thr
 import { byId } from '../dom.ts';
 import { loadExamples } from '../examples.ts';
 import type { SolveRecord } from '../history.ts';
+import type { StepScorer } from '../../core/types.ts';
 import type { ModelManager } from '../models.ts';
 import type { ApiKeyStore } from '../secrets.ts';
 import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
@@ -47,6 +51,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   const thresholdBox = byId<HTMLInputElement>('flag-threshold');
   const noteEl = byId('flag-threshold-note');
   const confirmBox = byId<HTMLInputElement>('check-confirm');
+  const checkerBox = byId<HTMLSelectElement>('checker');
   const list = byId<HTMLOListElement>('check-steps');
   const view = new CheckView({
     list,
@@ -57,38 +62,53 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     helpText: byId('help-text'),
   });
 
-  let last: (Checked & { problem: string; threshold: number }) | null = null;
+  let last: (Checked & { problem: string; threshold: number; checker: Checker }) | null = null;
   let record: SolveRecord | null = null;
   let busy: AbortController | null = null;
-  /** Calibrated thresholds per PRM spec, read once from the folder's config.json. */
+  /** Calibrated thresholds per model folder, read once from the folder's config.json. */
   const calibrations = new Map<string, Promise<DefaultThreshold>>();
 
-  const defaultThreshold = (s: Settings) => {
-    const spec = formatPrmSpec(s.prm);
-    let p = calibrations.get(spec);
+  const folderCalibration = (url: string) => {
+    let p = calibrations.get(url);
     if (!p) {
-      p =
-        s.prm.kind === 'tjs'
-          ? fetch(new URL(`${s.prm.url.replace(/\/$/, '')}/config.json`, deps.base))
-              .then((r) => (r.ok ? r.json() : null))
-              .then(calibratedThreshold, () => {
-                // Unreadable now (offline, say): 0.5 this time, and asked again next time.
-                calibrations.delete(spec);
-                return calibratedThreshold(null);
-              })
-          : Promise.resolve(calibratedThreshold(null));
-      calibrations.set(spec, p);
+      p = fetch(new URL(`${url.replace(/\/$/, '')}/config.json`, deps.base))
+        .then((r) => (r.ok ? r.json() : null))
+        .then(calibratedThreshold, () => {
+          // Unreadable now (offline, say): 0.5 this time, and asked again next time.
+          calibrations.delete(url);
+          return calibratedThreshold(null);
+        });
+      calibrations.set(url, p);
     }
     return p;
   };
 
+  const defaultThreshold = (s: Settings, checker: Checker) =>
+    checker.kind === 'strong' ? folderCalibration(checker.url) : s.prm.kind === 'tjs' ? folderCalibration(s.prm.url) : Promise.resolve(calibratedThreshold(null));
+
+  /** Which checker scores the steps: the choice beside the threshold, "automatic" resolved. */
+  const resolveChecker = async (s: Settings): Promise<Checker> => {
+    const choice = checkerBox.value;
+    if (choice === 'prm' || !s.strongLocal) return { kind: 'prm' };
+    if (choice === 'strong') return { kind: 'strong', url: s.strongLocal };
+    return (await folderCalibration(s.strongLocal)).source === 'calibrated' ? { kind: 'strong', url: s.strongLocal } : { kind: 'prm' };
+  };
+  const checkerId = (s: Settings, c: Checker) => (c.kind === 'strong' ? `lm-likelihood:tjs:${c.url}` : formatPrmSpec(s.prm));
+
+  // The checker is a choice of this browser, like the threshold.
+  checkerBox.value = storedChoice(CHECKER_KEY) ?? 'auto';
+  if (!checkerBox.value) checkerBox.value = 'auto';
+
   // The user's own threshold is a setting of this browser; empty means the PRM's calibrated one.
-  thresholdBox.value = storedThreshold() ?? '';
-  /** The user's threshold, or the PRM's calibrated one (shown as the box's placeholder). */
-  const threshold = async (s: Settings): Promise<number> => {
-    const d = await defaultThreshold(s);
+  thresholdBox.value = storedChoice(THRESHOLD_KEY) ?? '';
+  /** The user's threshold, or the checker's calibrated one (shown as the box's placeholder). */
+  const threshold = async (s: Settings, checker: Checker): Promise<number> => {
+    const d = await defaultThreshold(s, checker);
     thresholdBox.placeholder = formatThreshold(d.threshold);
-    noteEl.textContent = thresholdNote(d);
+    noteEl.textContent =
+      checker.kind === 'strong'
+        ? `Checker: the strong model on this device (how likely it finds each step). ${thresholdNote(d, 'checker')}`
+        : `Checker: the PRM. ${thresholdNote(d)}`;
     const v = thresholdBox.value.trim();
     const n = Number(v);
     if (v === '') return d.threshold;
@@ -107,14 +127,14 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     document.body.dataset.checks = String(Number(document.body.dataset.checks ?? 0) + 1);
   };
 
-  const newRecord = (s: Settings, problem: string): SolveRecord => ({
+  const newRecord = (s: Settings, problem: string, checker: string): SolveRecord => ({
     id: crypto.randomUUID(),
     sessionId: deps.sessionId,
     startedAt: Date.now(),
     updatedAt: Date.now(),
     status: 'done',
     problem,
-    setup: { weak: formatWeakSpec(s.weak), prm: formatPrmSpec(s.prm), strong: null, strongWhere: null, policy: 'check my work' },
+    setup: { weak: formatWeakSpec(s.weak), prm: checker, strong: null, strongWhere: null, policy: 'check my work' },
     steps: [],
     holds: [],
     transmissions: [],
@@ -134,7 +154,12 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
       return;
     }
     const s = deps.settings();
-    if (s.prm.kind === 'none') {
+    if (checkerBox.value === 'strong' && !s.strongLocal) {
+      refuse(view, 'The strong-model checker needs a strong model on this device: set one under Settings → Remote model, or choose the PRM as the checker.');
+      return;
+    }
+    const checker = await resolveChecker(s);
+    if (checker.kind === 'prm' && s.prm.kind === 'none') {
       refuse(view, 'Checking needs a process reward model on this device: choose one in Settings → Process reward model (the demo PRM, a transformers.js folder, or self-check).');
       return;
     }
@@ -142,14 +167,16 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
     stopButton.disabled = false;
     document.body.dataset.checking = 'true';
     busy = new AbortController();
-    view.begin('Loading the PRM…');
+    view.begin(checker.kind === 'strong' ? 'Loading the strong model…' : 'Loading the PRM…');
     try {
-      const prm = await deps.models.preparePrm(s, busy.signal);
+      const prm: StepScorer | undefined =
+        checker.kind === 'strong' ? await deps.models.prepareLmChecker(s, busy.signal) : await deps.models.preparePrm(s, busy.signal);
       if (!prm) throw new Error('The PRM did not load; check Settings → Process reward model.');
-      const t = await threshold(s);
-      const key = JSON.stringify([problem, formatPrmSpec(s.prm)]);
+      const t = await threshold(s, checker);
+      view.scoreName = checker.kind === 'strong' ? 'Likelihood' : 'PRM';
+      const key = JSON.stringify([problem, checkerId(s, checker)]);
       const from = firstChangedStep(last, key, steps);
-      if (!record || last?.key !== key) record = newRecord(s, problem);
+      if (!record || last?.key !== key) record = newRecord(s, problem, checkerId(s, checker));
       const scores: (number | undefined)[] = [...(last?.scores.slice(0, from) ?? []), ...steps.slice(from).map(() => undefined)];
       view.showSteps(steps, scores, t);
       view.setStatus(`Scoring ${steps.length - from} of ${steps.length} steps on this device…`);
@@ -163,7 +190,7 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
         view.showSteps(steps, scores, t);
       }
       const ms = performance.now() - t0;
-      last = { key, steps, scores: scores as number[], problem, threshold: t };
+      last = { key, steps, scores: scores as number[], problem, threshold: t, checker };
       record.updatedAt = Date.now();
       deps.showInLedger(record);
       const flagged = view.showSteps(steps, scores, t);
@@ -262,9 +289,9 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
   byId('help-button').addEventListener('click', () => void help());
   // A new threshold re-reads the verdicts; no step needs scoring again.
   thresholdBox.addEventListener('change', async () => {
-    storeThreshold(thresholdBox.value.trim());
+    storeChoice(THRESHOLD_KEY, thresholdBox.value.trim());
     if (!last || busy) return;
-    const t = await threshold(deps.settings());
+    const t = await threshold(deps.settings(), last.checker);
     last.threshold = t;
     const flagged = view.showSteps(last.steps, last.scores, t);
     if (flagged === null) view.hideHelp();
@@ -286,7 +313,17 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
       view.showError(errorMessage(err));
     }
   });
-  void threshold(deps.settings()).catch(() => {});
+  // Another checker is another scale: the next check scores again, and the placeholder follows now.
+  checkerBox.addEventListener('change', () => {
+    storeChoice(CHECKER_KEY, checkerBox.value === 'auto' ? '' : checkerBox.value);
+    const s = deps.settings();
+    void resolveChecker(s)
+      .then((c) => threshold(s, c))
+      .catch(() => {});
+  });
+  void resolveChecker(deps.settings())
+    .then((c) => threshold(deps.settings(), c))
+    .catch(() => {});
 
   return {
     setSolution: (text) => void (solutionBox.value = text),
@@ -295,23 +332,27 @@ export function setupCheckMode(deps: CheckModeDeps): CheckMode {
 }
 
 const THRESHOLD_KEY = 'trim.flagThreshold';
+const CHECKER_KEY = 'trim.checker';
+
+/** What scores the steps: the settings' PRM, or the strong model on this device by lm-likelihood. */
+type Checker = { kind: 'prm' } | { kind: 'strong'; url: string };
 
 /** As many steps as a solve may have (the settings' maximum): a PRM's context is sized for that. */
 const MAX_STEPS = 100;
 
-function storedThreshold(): string | null {
+function storedChoice(key: string): string | null {
   try {
-    return localStorage.getItem(THRESHOLD_KEY);
+    return localStorage.getItem(key);
   } catch {
     return null;
   }
 }
 
-function storeThreshold(v: string): void {
+function storeChoice(key: string, v: string): void {
   try {
-    if (v === '') localStorage.removeItem(THRESHOLD_KEY);
-    else localStorage.setItem(THRESHOLD_KEY, v);
+    if (v === '') localStorage.removeItem(key);
+    else localStorage.setItem(key, v);
   } catch {
-    // Storage refused (private mode): the threshold still applies to this page.
+    // Storage refused (private mode): the choice still applies to this page.
   }
 }

@@ -17,6 +17,9 @@ export interface CheckElements {
 }
 
 export class CheckView {
+  /** What the scores are called beside each step: "PRM", or "Likelihood" for the strong-model checker. */
+  scoreName = 'PRM';
+
   constructor(private readonly el: CheckElements) {}
 
   /** Clears the last result and error; `status` says what is happening. */
@@ -63,7 +66,7 @@ export class CheckView {
           h(
             'div',
             { class: 'step-meta' },
-            h('span', { class: 'score' }, score === undefined ? 'PRM …' : scoreLabel(score)),
+            h('span', { class: 'score' }, score === undefined ? `${this.scoreName} …` : scoreLabel(score).replace(/^PRM/, this.scoreName)),
             h('span', { class: 'verdict' }, verdict ? VERDICT_TEXT[verdict] : 'scoring…'),
             i === v.flagged ? h('strong', { class: 'flag' }, 'Look here first') : null,
           ),
