@@ -93,3 +93,15 @@ export function kdeBinMasses(k: Kde2, bins: number): Float64Array {
   for (let c = 0; c < grid.length; c++) grid[c] = grid[c]! / n;
   return grid;
 }
+
+/** The 1-D reflected KDE's mass in each of `bins` equal cells of [0, 1] (same kernel as the 2-D one). */
+export function kdeBinMasses1(points: ArrayLike<number>, h: number, bins: number): Float64Array {
+  const out = new Float64Array(bins);
+  const m = new Float64Array(bins);
+  for (let i = 0; i < points.length; i++) {
+    axisMasses(points[i]!, h, bins, m);
+    for (let b = 0; b < bins; b++) out[b] = out[b]! + m[b]!;
+  }
+  for (let b = 0; b < bins; b++) out[b] = out[b]! / points.length;
+  return out;
+}

@@ -4,10 +4,14 @@
 // It is fitted from step-labelled solutions (ProcessBench: `label` = index of the first wrong step, −1
 // if none) and a PRM's scores for their steps: the prefix through step t is S0 before the first error,
 // S2 at it and S1 after it. The min of no previous scores is 1.
+// A model may instead observe the current score alone (`observes: 'score'`, a density on [0, 1] in
+// `bins` cells): for the Bayes filter, which already carries the earlier scores in its belief, the
+// minimum counts them again, and after a strong step it holds that step's score, which says little
+// about the state when the strong model is rarely wrong (src/core/pomdp/README.md, "The plateau").
 
 import { TrimError } from '../errors.ts';
 import { checkScore } from '../observation-check.ts';
-import { kdeBinMasses, scottBandwidth } from './kde.ts';
+import { kdeBinMasses, kdeBinMasses1, scottBandwidth } from './kde.ts';
 
 export const POMDP_STATES = ['S0', 'S1', 'S2'] as const;
 export type PomdpState = 0 | 1 | 2;
@@ -17,8 +21,14 @@ export class ObservationModelError extends TrimError {}
 
 export const OBSERVATIONS_FORMAT = 'trim-pomdp-observations';
 
+/** What an observation is: (min of the previous scores, current score), or the current score alone. */
+export type ObservationKind = 'min-and-score' | 'score';
+export const OBSERVATION_KINDS: readonly ObservationKind[] = ['min-and-score', 'score'];
+
 export interface ObservationModel {
   bins: number;
+  /** Absent: 'min-and-score' (bins × bins cells); 'score': bins cells over the current score. */
+  observes?: ObservationKind;
   /** P(cell | state), row-major (min-previous bin is the row), each summing to 1. */
   probs: readonly [Float64Array, Float64Array, Float64Array];
   /** Prefixes per state the model was fitted on. */
@@ -50,6 +60,14 @@ export function observationCell(bins: number, minPrevious: number, score: number
   return cell(minPrevious) * bins + cell(score);
 }
 
+/** The cell of an observation under a model, whichever kind it observes. */
+export function modelCell(m: Pick<ObservationModel, 'bins' | 'observes'>, minPrevious: number, score: number): number {
+  return m.observes === 'score' ? observationCell(m.bins, 0, score) : observationCell(m.bins, minPrevious, score);
+}
+
+/** Cells of a model of this kind. */
+export const cellCount = (bins: number, observes: ObservationKind | undefined): number => (observes === 'score' ? bins : bins * bins);
+
 /** The (o, state) pairs of every prefix of a labelled solution. */
 export function prefixSamples(sol: LabelledSolution, scores: readonly number[]): ObservationSample[] {
   if (!Number.isInteger(sol.label) || sol.label < -1 || sol.label >= sol.steps.length)
@@ -80,6 +98,8 @@ export interface FitOptions {
   floor?: number;
   hazard?: readonly number[];
   source?: string;
+  /** What the model observes (default 'min-and-score'). */
+  observes?: ObservationKind;
 }
 
 /** Fits P(o | state) by a reflected Gaussian KDE per state, binned. Every state needs samples. */
@@ -87,6 +107,7 @@ export function fitObservationModel(samples: readonly ObservationSample[], opts:
   const bins = opts.bins ?? 20;
   if (!Number.isInteger(bins) || bins < 2 || bins > 200) throw new ObservationModelError(`bins must be an integer in [2, 200], got ${bins}.`);
   const floor = opts.floor ?? 1e-3;
+  const observes = opts.observes ?? 'min-and-score';
   const probs: Float64Array[] = [];
   const counts: number[] = [];
   const bandwidths: [number, number][] = [];
@@ -103,13 +124,14 @@ export function fitObservationModel(samples: readonly ObservationSample[], opts:
     });
     const hx = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.minPrevious));
     const hy = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.score));
-    const mass = kdeBinMasses({ points, hx, hy }, bins);
+    const mass = observes === 'score' ? kdeBinMasses1(mine.map((x) => x.score), hy, bins) : kdeBinMasses({ points, hx, hy }, bins);
     probs.push(normalise(mass, floor));
     counts.push(mine.length);
     bandwidths.push([hx, hy]);
   }
   return {
     bins,
+    ...(observes === 'score' ? { observes } : {}),
     probs: probs as unknown as ObservationModel['probs'],
     counts: counts as unknown as ObservationModel['counts'],
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
@@ -138,6 +160,7 @@ export function observationModelToJson(m: ObservationModel): unknown {
     version: 1,
     source: m.source,
     bins: m.bins,
+    ...(m.observes === 'score' ? { observes: 'score' } : {}),
     states: { S0: state(0), S1: state(1), S2: state(2) },
     ...(m.hazard ? { hazard: m.hazard.map((v) => Number(v.toPrecision(6))) } : {}),
   };
@@ -155,6 +178,9 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
   const bins = o.bins;
   if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 2 || bins > 200) fail('"bins" must be an integer in [2, 200]');
   const b = bins as number;
+  const observes = o.observes ?? 'min-and-score';
+  if (!OBSERVATION_KINDS.includes(observes as ObservationKind)) fail(`"observes" must be one of ${OBSERVATION_KINDS.join(', ')}`);
+  const cells = cellCount(b, observes as ObservationKind);
   const states = o.states as Record<string, unknown> | undefined;
   if (!states || typeof states !== 'object') fail('"states" is missing');
   const probs: Float64Array[] = [];
@@ -164,8 +190,8 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
     const s = states![name] as Record<string, unknown> | undefined;
     if (!s || typeof s !== 'object') fail(`state ${name} is missing`);
     const p = s!.probs;
-    if (!Array.isArray(p) || p.length !== b * b) fail(`${name}.probs must hold ${b * b} numbers`);
-    const arr = new Float64Array(b * b);
+    if (!Array.isArray(p) || p.length !== cells) fail(`${name}.probs must hold ${cells} numbers`);
+    const arr = new Float64Array(cells);
     let total = 0;
     (p as unknown[]).forEach((v, i) => {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${name}.probs[${i}] is not a probability`);
@@ -190,6 +216,7 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
   }
   return {
     bins: b,
+    ...(observes === 'score' ? { observes: 'score' as const } : {}),
     probs: probs as unknown as ObservationModel['probs'],
     counts: counts as unknown as ObservationModel['counts'],
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],

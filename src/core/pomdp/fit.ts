@@ -1,0 +1,139 @@
+// TRIM-POMDP fitted on labelled routing traces: every draft a policy decided on, with what the policy
+// saw (its score, the in-context scores of the accepted steps before it) and a label for it, and every
+// accepted step with its source and label. From them: the observation model P(o | state), the weak and
+// strong models' step accuracies p_w and p_s, the hazard of the solution ending, and the token count
+// of a regeneration. Pure: `trim tune` (and anyone with labelled traces) calls it; the organism's
+// traces come from src/organism/traces.ts, where the checker labels them.
+
+import { ConfigError } from '../errors.ts';
+import { hazardFromLengths, type PomdpModel } from './model.ts';
+import { fitObservationModel, type ObservationKind, type ObservationModel, type ObservationSample, type PomdpState } from './observations.ts';
+
+/** A step's label as a checker gives it: right with a right prefix, the first wrong one, or after an error. */
+export type TraceStepLabel = 'correct' | 'first-wrong' | 'after-error';
+
+export interface TracedDraft {
+  /** The PRM's score of the draft. */
+  score: number;
+  /** The PRM's in-context scores of the accepted steps before it (strong steps included), as the policy saw them. */
+  previous: readonly number[];
+  tokens: number;
+  /** The draft's label as a continuation of the accepted prefix. */
+  label: TraceStepLabel;
+  decision: 'accept' | 'regenerate';
+}
+
+export interface TracedStep {
+  source: 'weak' | 'strong';
+  /** The accepted step's label. */
+  label: TraceStepLabel;
+  tokens: number;
+  /** The weak draft the policy decided on at this step, when it scored one. */
+  draft?: TracedDraft;
+}
+
+export interface LabelledTrace {
+  id: string;
+  steps: readonly TracedStep[];
+  correct: boolean;
+  strongTokens: number;
+}
+
+export interface FitPomdpOptions {
+  /** Observation cells per axis (default 20). */
+  bins?: number;
+  /**
+   * What the model observes (default 'score': the current score alone, which the Bayes filter needs;
+   * 'min-and-score' is the reference observation, for --belief reference).
+   */
+  observes?: ObservationKind;
+  /** Uniform floor mixed into each state's density (default 10⁻³). */
+  floor?: number;
+  /** Steps of the hazard (default 30). */
+  maxSteps?: number;
+  source?: string;
+}
+
+export interface FittedPomdp {
+  /** p_w, p_s, hazard, reward 1, futureTokens: what solvePomdp and pomdpPolicy take. */
+  model: PomdpModel;
+  observations: ObservationModel;
+  /** What the fit counted, for reports. */
+  stats: {
+    traces: number;
+    drafts: number;
+    /** Drafts per state: S0 (right, right prefix), S1 (after an error), S2 (first wrong). */
+    draftsByState: [number, number, number];
+    strongSteps: number;
+    strongWrong: number;
+  };
+}
+
+const STATE: Record<TraceStepLabel, PomdpState> = { correct: 0, 'after-error': 1, 'first-wrong': 2 };
+
+/** The observation the policy saw for a draft: (min of the previous in-context scores, or 1; the draft's score). */
+export function draftObservation(d: Pick<TracedDraft, 'score' | 'previous'>): { minPrevious: number; score: number } {
+  let min = 1;
+  for (const p of d.previous) min = Math.min(min, p);
+  return { minPrevious: min, score: d.score };
+}
+
+/**
+ * Fits TRIM-POMDP on labelled traces (of any policy: weak-only with scores, Thr at a few thresholds…).
+ * p_w: share of right drafts among drafts written after a right prefix; p_s: the same for strong steps,
+ * with half a pseudo-error so that a strong model never seen wrong is not taken as infallible; the
+ * hazard from the accepted solutions' lengths; futureTokens: mean tokens of a strong step (of a draft
+ * when no strong step was taken).
+ */
+export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPomdpOptions = {}): FittedPomdp {
+  if (traces.length === 0) throw new ConfigError('No traces to fit the POMDP on: solve some tuning problems first.');
+  const samples: ObservationSample[] = [];
+  const byState: [number, number, number] = [0, 0, 0];
+  let strongSteps = 0;
+  let strongWrong = 0;
+  let strongTokens = 0;
+  let draftTokens = 0;
+  for (const tr of traces) {
+    for (const s of tr.steps) {
+      if (s.draft) {
+        const state = STATE[s.draft.label];
+        if (state === undefined) throw new ConfigError(`Trace "${tr.id}": unknown step label ${JSON.stringify(s.draft.label)}.`);
+        samples.push({ ...draftObservation(s.draft), state });
+        byState[state]++;
+        draftTokens += s.draft.tokens;
+      }
+      if (s.source === 'strong') {
+        strongTokens += s.tokens;
+        if (s.label !== 'after-error') {
+          strongSteps++;
+          if (s.label === 'first-wrong') strongWrong++;
+        }
+      }
+    }
+  }
+  const drafts = samples.length;
+  if (byState[0] + byState[2] === 0) throw new ConfigError('The traces hold no scored draft after a right prefix: p_w cannot be fitted.');
+  const pw = byState[0] / (byState[0] + byState[2]);
+  const ps = strongSteps > 0 ? (strongSteps - strongWrong) / (strongSteps + 0.5) : 0.97;
+  const lengths = traces.map((t) => t.steps.length).filter((l) => l > 0);
+  const hazard = hazardFromLengths(lengths, opts.maxSteps ?? 30);
+  const totalStrong = traces.reduce((a, t) => a + t.steps.filter((s) => s.source === 'strong').length, 0);
+  const futureTokens = totalStrong > 0 ? strongTokens / totalStrong : drafts > 0 ? draftTokens / drafts : 60;
+  const observations = fitObservationModel(samples, {
+    ...(opts.bins !== undefined ? { bins: opts.bins } : {}),
+    ...(opts.floor !== undefined ? { floor: opts.floor } : {}),
+    observes: opts.observes ?? 'score',
+    hazard,
+    source: opts.source ?? `fitted on ${traces.length} labelled traces (${drafts} scored drafts)`,
+  });
+  return {
+    model: { pw: clampOpen(pw), ps: Math.min(1, Math.max(1e-6, ps)), hazard, reward: 1, futureTokens },
+    observations,
+    stats: { traces: traces.length, drafts, draftsByState: byState, strongSteps, strongWrong },
+  };
+}
+
+/** p_w must be strictly inside (0, 1) for the model; a sample that never errs (or never succeeds) is nudged in. */
+function clampOpen(p: number): number {
+  return Math.min(1 - 1e-6, Math.max(1e-6, p));
+}
