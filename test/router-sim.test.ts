@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createPolicy, parsePolicySpec } from '../src/core/policies/index.ts';
 import { abilityFor, lengthCdf, sigmoid } from '../src/core/sim/distributions.ts';
+import { fidelityGate } from '../src/core/sim/fidelity.ts';
 import { fitSimParams } from '../src/core/sim/fit.ts';
 import { simulatedLabels } from '../src/core/sim/labels.ts';
 import { DEFAULT_SIM_PARAMS, resolveSimParams } from '../src/core/sim/params.ts';
@@ -183,12 +184,80 @@ describe('fitting the simulator to traces', () => {
     expect(Math.abs(fit.params.scores.first.mu + 0.5)).toBeLessThan(0.4);
     expect(Math.abs(fit.params.scores.after.mu + 1)).toBeLessThan(0.3);
     // Luck is the loosest: the two-state likelihood has no difficulty, and luck absorbs some of its effect.
-    expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThan(0.1);
+    // With Thr traces it is profiled on a grid (0, 0.02, 0.05, 0.1, 0.2, …) against the Thr curve.
+    expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThanOrEqual(0.1 + 1e-9);
     expect(Math.abs(fit.params.length.mean - 6.5)).toBeLessThan(0.4);
     expect(Object.keys(fit.kept)).toContain('difficulty');
   });
 
   it('refuses too few traces', () => {
     expect(() => fitSimParams([], DEFAULT_SIM_PARAMS)).toThrow(/at least 20/);
+  });
+
+  it('recovers the weak-only accuracy when the PRM scores strong text on another scale (no degenerate luck)', () => {
+    // The organism's failure: its PRM scores the strong model's (correct) steps low. Read on the weak
+    // scale they looked like errors, and the likelihood explained every right answer by luck (0.89), so
+    // the fitted simulator answered 90% weak-only against 50.8% observed. Here strong steps get scores
+    // from a far lower distribution than the weak model's correct steps.
+    const truth = resolveSimParams({ weakAccuracy: 0.86, strongAccuracy: 0.995, lucky: 0.02, scores: { ok: { mu: 3.5, sigma: 1.5 }, first: { mu: -3, sigma: 1.5 }, after: { mu: -2, sigma: 1.5 } } });
+    const w = createWorld(truth, 500, 5);
+    const rows = ['weak-only', 'strong-only', 'thr:0.2', 'thr:0.5', 'thr:0.8'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+    for (const r of rows) for (const s of r.steps) if (s.source === 'strong' && s.score !== null) s.score = 0.2;
+    const observed = rows.filter((r) => r.policy === 'weak-only' && r.correct).length / 500;
+    const fit = fitSimParams(rows, DEFAULT_SIM_PARAMS, { matchProblems: 1200 });
+    expect(fit.params.lucky).toBeLessThan(0.2);
+    const simulated = runWorld(createWorld(fit.params, 3000, 9), parsePolicySpec('weak-only')).filter((r) => r.correct).length / 3000;
+    expect(Math.abs(simulated - observed)).toBeLessThan(0.03);
+    expect(fit.fitted.weakAccuracy).toMatch(/matched to the observed/);
+  });
+
+  it('says so when a baseline cannot be matched instead of claiming it was', () => {
+    // Every answer right by luck: weak-only at 30% is out of reach of a simulator whose luck is 0.9.
+    const truth = resolveSimParams({ lucky: 0.9 });
+    const w = createWorld(truth, 300, 2);
+    const rows = ['weak-only', 'strong-only'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+    rows.filter((r) => r.policy === 'weak-only').forEach((r, i) => (r.correct = i % 10 < 3));
+    const fit = fitSimParams(rows, { ...DEFAULT_SIM_PARAMS, lucky: 0.9 }, { matchProblems: 800 });
+    if (fit.params.lucky > 0.5) expect(fit.fitted.weakAccuracy).toMatch(/NOT matched/);
+    else expect(fit.fitted.weakAccuracy).toMatch(/matched to the observed 30\.0%/);
+  });
+});
+
+describe('fidelity gate', () => {
+  const truth = resolveSimParams({ weakAccuracy: 0.84, scores: { ok: { mu: 3, sigma: 1.3 }, first: { mu: -2, sigma: 1.5 }, after: { mu: -2, sigma: 1.5 } } });
+  const real = (() => {
+    const w = createWorld(truth, 800, 31);
+    return ['weak-only', 'strong-only', 'thr:0.2', 'thr:0.5', 'thr:0.8'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+  })();
+
+  it('passes the simulator that wrote the traces, with both curves side by side', () => {
+    const g = fidelityGate(real, truth, { problems: 3000, tolerance: 0.04 });
+    expect(g.pass).toBe(true);
+    expect(g.worstGap).toBeLessThan(0.04);
+    expect(g.costMeasure).toBe('tokens');
+    expect(g.points.map((p) => `${p.policy}@${p.knob}`)).toEqual(['weak-only@null', 'thr@0.2', 'thr@0.5', 'thr@0.8', 'strong-only@null']);
+    expect(g.table).toMatch(/real cost\s+sim cost\s+real acc\s+sim acc\s+gap/);
+    expect(g.table).not.toMatch(/over/);
+  });
+
+  it('fires on a deliberately wrong fit (a PRM that cannot tell errors apart) and names the worst point', () => {
+    const wrong = resolveSimParams({ ...truth, scores: { ...truth.scores, first: truth.scores.ok, after: truth.scores.ok } });
+    const g = fidelityGate(real, wrong, { problems: 3000 });
+    expect(g.pass).toBe(false);
+    expect(g.worstGap).toBeGreaterThan(0.03);
+    expect(g.worst!.policy).toBe('thr');
+    expect(g.table).toMatch(/over/);
+  });
+
+  it('compares shares of steps when the traces have no strong-only run, and needs Thr traces', () => {
+    const g = fidelityGate(real.filter((r) => r.policy !== 'strong-only'), truth, { problems: 2000, tolerance: 0.04 });
+    expect(g.costMeasure).toBe('steps');
+    expect(g.pass).toBe(true);
+    expect(() => fidelityGate(real.filter((r) => r.policy !== 'thr'), truth)).toThrow(/TRIM-Thr traces/);
+  });
+
+  it('is what trim simulate --fit prints after the fit', () => {
+    const sim = fitSimParams(real, DEFAULT_SIM_PARAMS, { matchProblems: 800 });
+    expect(fidelityGate(real, sim.params, { problems: 3000, tolerance: 0.04 }).pass).toBe(true);
   });
 });

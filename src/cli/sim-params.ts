@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { errorMessage, TrimError } from '../core/errors.ts';
+import { fidelityGate, type FidelityTrace } from '../core/sim/fidelity.ts';
 import { fitSimParams } from '../core/sim/fit.ts';
 import { resolveSimParams, type SimParams } from '../core/sim/params.ts';
 import { parseResults } from '../eval/results-log.ts';
@@ -40,9 +41,23 @@ export function simParamsFrom(v: Values): SimParams {
   } catch (err) {
     throw new UsageError(`Cannot read --fit ${v.fit}: ${errorMessage(err)}.`);
   }
-  const report = fitSimParams(parseResults(text, v.fit), params);
+  const rows = parseResults(text, v.fit);
+  const report = fitSimParams(rows, params);
   process.stderr.write(`Simulator fitted to ${report.rows} traces of ${v.fit} (log-likelihood ${report.logLikelihood.toFixed(1)}):\n`);
   for (const [k, why] of Object.entries(report.fitted)) process.stderr.write(`  fitted ${k}: ${why}\n`);
   for (const [k, why] of Object.entries(report.kept)) process.stderr.write(`  kept   ${k}: ${why}\n`);
-  return resolveSimParams(report.params);
+  const fitted = resolveSimParams(report.params);
+  process.stderr.write(fidelityReport(rows, fitted));
+  return fitted;
+}
+
+/** The fidelity gate's verdict on a fit, as printed after it (TRIM-Thr replayed at the traces' knobs). */
+function fidelityReport(rows: readonly FidelityTrace[], params: SimParams): string {
+  if (!rows.some((r) => r.policy === 'thr')) return 'Fidelity gate: the traces hold no TRIM-Thr run to compare the fitted simulator with (run trim eval --policy thr --sweep …).\n';
+  const g = fidelityGate(rows, params);
+  const verdict = g.pass
+    ? `passes: every point within ${(g.tolerance * 100).toFixed(1)} points (worst ${(g.worstGap * 100).toFixed(1)})`
+    : `FAILS: ${g.worst!.policy}${g.worst!.knob === null ? '' : ` at ${g.worst!.knob}`} is ${(g.worstGap * 100).toFixed(1)} points off (tolerance ${(g.tolerance * 100).toFixed(1)}); ` +
+      'policies trained or solved in this simulator may not carry over to the real models: prefer the real traces';
+  return `Fidelity gate (TRIM-Thr replayed in the fitted simulator beside the real traces): ${verdict}\n${g.table}`;
 }

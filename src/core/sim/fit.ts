@@ -24,10 +24,13 @@ import type { ScoreDist, SimParams } from './params.ts';
 import { runWorld } from './run.ts';
 import { createWorld } from './world.ts';
 import { strongOnlyPolicy, weakOnlyPolicy } from '../policies/baselines.ts';
+import { fidelityGate, type FidelityTrace } from './fidelity.ts';
 
 export interface FitRow {
   policy: string;
+  knob?: number | null;
   correct: boolean;
+  strongTokens?: number;
   steps: readonly { source: 'weak' | 'strong'; score: number | null; tokens: number; draft?: { score: number | null; tokens: number } }[];
 }
 
@@ -45,12 +48,6 @@ export class FitError extends TrimError {}
 
 const clampScore = (r: number) => Math.min(1 - 1e-6, Math.max(1e-6, r));
 
-/** log density of a logit-normal score up to the Jacobian (the same for every state, so it cancels). */
-function logDensity(z: number, d: ScoreDist): number {
-  const u = (z - d.mu) / d.sigma;
-  return -0.5 * u * u - Math.log(d.sigma);
-}
-
 interface HmmParams {
   pw: number;
   ps: number;
@@ -60,38 +57,220 @@ interface HmmParams {
   after: ScoreDist;
 }
 
-/** Log-likelihood of one trace under the two-state model (forward algorithm in probability space, rescaled). */
-function traceLogLik(r: FitRow, h: HmmParams): number {
-  let ok = 1;
-  let broken = 0;
-  let logScale = 0;
-  const e = (score: number | null | undefined, d: ScoreDist) => (score == null ? 1 : Math.exp(logDensity(logit(clampScore(score)), d)));
-  for (const s of r.steps) {
-    const d = s.draft?.score;
-    const draftOk = d == null ? 1 : h.pw * e(d, h.ok) + (1 - h.pw) * e(d, h.first);
-    const draftBroken = e(d, h.after);
-    const p = s.source === 'weak' ? h.pw : h.ps;
-    const nextOk = ok * draftOk * p * e(s.score, h.ok);
-    const nextBroken = ok * draftOk * (1 - p) * e(s.score, h.first) + broken * draftBroken * e(s.score, h.after);
-    const z = nextOk + nextBroken;
-    if (!(z > 0)) return -1e9;
-    ok = nextOk / z;
-    broken = nextBroken / z;
-    logScale += Math.log(z);
-  }
-  const end = r.correct ? ok + broken * h.lucky : broken * (1 - h.lucky);
-  return logScale + Math.log(Math.max(end, 1e-300));
+// Each state's scores are a histogram over logit bins (equal-mass bins of all observed scores), not a
+// logit-normal: a real PRM's scores are far from logit-normal (the organism's pile up at its ceiling,
+// with a long tail of low scores on correct late steps), and a too-narrow "ok" distribution made the
+// likelihood explain every lower-scored correct step as an error rescued by luck (lucky 0.895, and a
+// weak-only accuracy the simulator could not go below). Histograms fit any shape, so the hidden path —
+// and with it p_w, p_s and luck — is inferred from what the scores actually separate. The simulator's
+// logit-normal per state then takes each state's posterior mean and spread (moments, not shape).
+const STATES = 3; // ok, first wrong, after an error
+const MAX_BINS = 24;
+
+interface Bins {
+  edges: number[]; // upper edges of all bins but the last
+  count: number;
 }
 
-function unpack(x: readonly number[]): HmmParams {
-  return {
-    pw: sigmoid(x[0]!),
-    ps: sigmoid(x[1]!),
-    lucky: sigmoid(x[2]!),
-    ok: { mu: x[3]!, sigma: Math.exp(x[4]!) },
-    first: { mu: x[5]!, sigma: Math.exp(x[6]!) },
-    after: { mu: x[7]!, sigma: Math.exp(x[8]!) },
+function makeBins(logits: number[]): Bins {
+  const sorted = logits.slice().sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let k = 1; k < MAX_BINS; k++) {
+    const e = sorted[Math.floor((k * sorted.length) / MAX_BINS)]!;
+    if (edges.length === 0 || e > edges[edges.length - 1]!) edges.push(e);
+  }
+  return { edges, count: edges.length + 1 };
+}
+
+function binOf(b: Bins, z: number): number {
+  let lo = 0;
+  let hi = b.edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (z < b.edges[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** A trace with its scores already mapped to logits and bins (null: not scored). */
+interface PreparedStep {
+  weak: boolean;
+  z: number | null;
+  bin: number;
+  draftZ: number | null;
+  draftBin: number;
+}
+
+/** Sufficient statistics of one E-step. */
+interface Counts {
+  weak: [number, number]; // expected correct, wrong weak steps (kept and drafted)
+  strong: [number, number];
+  lucky: [number, number]; // expected broken-and-right, broken
+  hist: Float64Array[]; // per state, expected scores per bin
+  moments: { w: number; s: number; q: number }[]; // per state, weighted sums of the logit and its square
+}
+
+interface EmParams {
+  pw: number;
+  ps: number;
+  lucky: number;
+  emit: Float64Array[]; // per state, probability of each bin
+}
+
+/** Forward–backward over one trace (scaled), adding its expected counts; returns its log-likelihood. */
+function eStep(steps: readonly PreparedStep[], correct: boolean, h: EmParams, c: Counts): number {
+  const n = steps.length;
+  const e = (state: number, z: number | null, bin: number) => (z === null ? 1 : h.emit[state]![bin]!);
+  const aO = new Float64Array(n + 1);
+  const aB = new Float64Array(n + 1);
+  const scale = new Float64Array(n + 1);
+  const f = new Float64Array(3 * n); // O→O, O→B, B→B factors of each step
+  aO[0] = 1;
+  let logLik = 0;
+  for (let t = 0; t < n; t++) {
+    const s = steps[t]!;
+    const dO = s.draftZ === null ? 1 : h.pw * e(0, s.draftZ, s.draftBin) + (1 - h.pw) * e(1, s.draftZ, s.draftBin);
+    const dB = e(2, s.draftZ, s.draftBin);
+    const p = s.weak ? h.pw : h.ps;
+    f[3 * t] = dO * p * e(0, s.z, s.bin);
+    f[3 * t + 1] = dO * (1 - p) * e(1, s.z, s.bin);
+    f[3 * t + 2] = dB * e(2, s.z, s.bin);
+    const o = aO[t]! * f[3 * t]!;
+    const b = aO[t]! * f[3 * t + 1]! + aB[t]! * f[3 * t + 2]!;
+    const z = o + b;
+    if (!(z > 0)) return -1e9;
+    scale[t + 1] = z;
+    aO[t + 1] = o / z;
+    aB[t + 1] = b / z;
+    logLik += Math.log(z);
+  }
+  const endO = correct ? 1 : 0;
+  const endB = correct ? h.lucky : 1 - h.lucky;
+  const last = aO[n]! * endO + aB[n]! * endB;
+  if (!(last > 0)) return -1e9;
+  logLik += Math.log(last);
+  const pBroken = (aB[n]! * endB) / last;
+  c.lucky[1] += pBroken;
+  if (correct) c.lucky[0] += pBroken;
+  let bO = endO;
+  let bB = endB;
+  const add = (state: number, z: number | null, bin: number, weight: number) => {
+    if (z === null || !(weight > 0)) return;
+    c.hist[state]![bin]! += weight;
+    const m = c.moments[state]!;
+    m.w += weight;
+    m.s += weight * z;
+    m.q += weight * z * z;
   };
+  for (let t = n - 1; t >= 0; t--) {
+    const s = steps[t]!;
+    const k = scale[t + 1]! * last;
+    const xOO = (aO[t]! * f[3 * t]! * bO) / k;
+    const xOB = (aO[t]! * f[3 * t + 1]! * bB) / k;
+    const xBB = (aB[t]! * f[3 * t + 2]! * bB) / k;
+    const model = s.weak ? c.weak : c.strong;
+    model[0] += xOO;
+    model[1] += xOB;
+    add(0, s.z, s.bin, xOO);
+    add(1, s.z, s.bin, xOB);
+    add(2, s.z, s.bin, xBB);
+    if (s.draftZ !== null) {
+      // A rejected weak draft: correct or not, it leaves the path where it was.
+      const before = xOO + xOB;
+      const right = h.pw * e(0, s.draftZ, s.draftBin);
+      const r = right / (right + (1 - h.pw) * e(1, s.draftZ, s.draftBin));
+      c.weak[0] += before * r;
+      c.weak[1] += before * (1 - r);
+      add(0, s.draftZ, s.draftBin, before * r);
+      add(1, s.draftZ, s.draftBin, before * (1 - r));
+      add(2, s.draftZ, s.draftBin, xBB);
+    }
+    const nO = (f[3 * t]! * bO + f[3 * t + 1]! * bB) / scale[t + 1]!;
+    const nB = (f[3 * t + 2]! * bB) / scale[t + 1]!;
+    bO = nO;
+    bB = nB;
+  }
+  return logLik;
+}
+
+/** The probability mass of a logit-normal on each bin (the EM's starting emissions). */
+function binMass(b: Bins, d: ScoreDist): Float64Array {
+  const cdf = (x: number) => 0.5 * (1 + erf((x - d.mu) / (d.sigma * Math.SQRT2)));
+  const out = new Float64Array(b.count);
+  let prev = 0;
+  for (let k = 0; k < b.count; k++) {
+    const next = k < b.edges.length ? cdf(b.edges[k]!) : 1;
+    out[k] = Math.max(1e-6, next - prev);
+    prev = next;
+  }
+  const total = out.reduce((a, v) => a + v, 0);
+  return out.map((v) => v / total);
+}
+
+/** Abramowitz–Stegun 7.1.26 (error below 1.5e-7: plenty for starting values). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x < 0 ? -y : y;
+}
+
+/**
+ * Maximum likelihood of the two-state model by EM (Baum–Welch). Pseudo-counts from the starting values
+ * (one step's worth) keep a direction the traces never inform — p_s when no strong step was taken — at
+ * its start instead of at 0 or 1. With `fixLucky` the lucky rate stays at the start's (see fitSimParams).
+ */
+function fitHmm(rows: readonly FitRow[], start: HmmParams, opts: { fixLucky?: boolean; iterations?: number } = {}): { h: HmmParams; logLik: number } {
+  const prep = (score: number | null | undefined) => (score == null ? null : logit(clampScore(score)));
+  const raw = rows.map((r) => ({
+    correct: r.correct,
+    // Only the scores of weak text: a PRM trained on the weak model's solutions may score the strong
+    // model's steps on another scale (the organism PRM gives correct strong steps a median 0.46 against
+    // 0.99 for correct weak ones); read on the weak scale, they made every strong step look like an error.
+    steps: r.steps.map((s) => ({ weak: s.source === 'weak', z: s.source === 'weak' ? prep(s.score) : null, draftZ: prep(s.draft?.score) })),
+  }));
+  const all = raw.flatMap((r) => r.steps.flatMap((s) => [s.z, s.draftZ].filter((z): z is number => z !== null)));
+  const bins = makeBins(all.length ? all : [0]);
+  const traces = raw.map((r) => ({
+    correct: r.correct,
+    steps: r.steps.map((s): PreparedStep => ({ ...s, bin: s.z === null ? 0 : binOf(bins, s.z), draftBin: s.draftZ === null ? 0 : binOf(bins, s.draftZ) })),
+  }));
+  const emit0 = [start.ok, start.first, start.after].map((d) => binMass(bins, d));
+  let h: EmParams = { pw: start.pw, ps: start.ps, lucky: start.lucky, emit: emit0 };
+  let previous = -Infinity;
+  let logLik = -Infinity;
+  let c!: Counts;
+  for (let it = 0; it < (opts.iterations ?? 300); it++) {
+    c = {
+      weak: [0, 0],
+      strong: [0, 0],
+      lucky: [0, 0],
+      hist: Array.from({ length: STATES }, () => new Float64Array(bins.count)),
+      moments: Array.from({ length: STATES }, () => ({ w: 0, s: 0, q: 0 })),
+    };
+    logLik = 0;
+    for (const t of traces) logLik += eStep(t.steps, t.correct, h, c);
+    const ratio = (hit: number, all: number, prior: number) => Math.min(0.9995, Math.max(5e-4, (hit + prior) / (all + 1)));
+    h = {
+      pw: ratio(c.weak[0], c.weak[0] + c.weak[1], start.pw),
+      ps: ratio(c.strong[0], c.strong[0] + c.strong[1], start.ps),
+      lucky: opts.fixLucky ? start.lucky : Math.min(1, Math.max(0, (c.lucky[0] + start.lucky) / (c.lucky[1] + 1))),
+      emit: c.hist.map((hist, s) => {
+        const prior = emit0[s]!;
+        const total = hist.reduce((a, v) => a + v, 0);
+        return hist.map((v, k) => (v + 0.5 * prior[k]!) / (total + 0.5));
+      }),
+    };
+    if (Math.abs(logLik - previous) <= 1e-7 * (1 + Math.abs(logLik))) break;
+    previous = logLik;
+  }
+  const dist = (s: number, fallback: ScoreDist): ScoreDist => {
+    const m = c.moments[s]!;
+    if (m.w < 2) return fallback;
+    const mu = m.s / m.w;
+    return { mu, sigma: Math.max(0.05, Math.sqrt(Math.max(0, m.q / m.w - mu * mu))) };
+  };
+  return { h: { pw: h.pw, ps: h.ps, lucky: h.lucky, ok: dist(0, start.ok), first: dist(1, start.first), after: dist(2, start.after) }, logLik };
 }
 
 /** Nelder–Mead minimisation: derivative-free and plenty for 9 smooth parameters. */
@@ -136,19 +315,35 @@ function moments(xs: readonly number[]): { mean: number; variance: number } {
   return { mean, variance: xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1) };
 }
 
-/** Bisection on an accuracy parameter so that the simulated baseline accuracy matches the observed one. */
-function matchAccuracy(base: SimParams, which: 'weakAccuracy' | 'strongAccuracy', observed: number, problems: number): number {
+/**
+ * Bisection on an accuracy parameter so that the simulated baseline accuracy matches the observed one;
+ * also returns the accuracy the simulator reaches there, because a target can be out of reach (luck
+ * sets a floor: a broken solution is still right with probability `lucky`), and saying "matched" then
+ * would be false.
+ */
+function matchAccuracy(base: SimParams, which: 'weakAccuracy' | 'strongAccuracy', observed: number, problems: number): { value: number; simulated: number } {
   const policy = which === 'weakAccuracy' ? weakOnlyPolicy() : strongOnlyPolicy();
-  let lo = 0.3;
+  const accuracyAt = (v: number) => {
+    const w = createWorld({ ...base, [which]: v }, problems, 7);
+    return runWorld(w, policy).filter((r) => r.correct).length / problems;
+  };
+  let lo = 0.01;
   let hi = 0.9995;
-  for (let i = 0; i < 25; i++) {
+  // 18 halvings: p within 4e-6, far below what a few thousand simulated answers resolve.
+  for (let i = 0; i < 18; i++) {
     const mid = (lo + hi) / 2;
-    const w = createWorld({ ...base, [which]: mid }, problems, 7);
-    const acc = runWorld(w, policy).filter((r) => r.correct).length / problems;
-    if (acc < observed) lo = mid;
+    if (accuracyAt(mid) < observed) lo = mid;
     else hi = mid;
   }
-  return (lo + hi) / 2;
+  const value = (lo + hi) / 2;
+  return { value, simulated: accuracyAt(value) };
+}
+
+/** What the report says about a baseline re-match, true to what the simulator reached. */
+function matchNote(name: string, m: { value: number; simulated: number }, observed: number): string {
+  const seen = `${(observed * 100).toFixed(1)}%`;
+  if (Math.abs(m.simulated - observed) <= 0.02) return `${m.value.toFixed(4)} (simulated ${name} accuracy matched to the observed ${seen})`;
+  return `${m.value.toFixed(4)} (NOT matched: the simulator's ${name} accuracy is ${(m.simulated * 100).toFixed(1)}% at best against the observed ${seen}; check the lucky rate and lengths)`;
 }
 
 /**
@@ -226,39 +421,76 @@ export function fitSimParams(rows: readonly FitRow[], start: SimParams, opts: { 
   } else kept['tokens.correlation'] = 'fewer than 20 regenerated steps with their draft';
 
   const scored = rows.some((r) => r.steps.some((s) => s.score != null || s.draft?.score != null));
-  const x0 = [logit(p.weakAccuracy), logit(p.strongAccuracy), logit(Math.min(0.99, Math.max(0.01, p.lucky))), p.scores.ok.mu, Math.log(p.scores.ok.sigma), p.scores.first.mu, Math.log(p.scores.first.sigma), p.scores.after.mu, Math.log(p.scores.after.sigma)];
-  const logLik = (h: HmmParams) => rows.reduce((s, r) => s + traceLogLik(r, h), 0);
-  // A weak prior keeps unidentified directions (e.g. a state never observed) near the start.
-  const objective = (x: number[]) => -logLik(unpack(x)) + x.reduce((s, v, i) => s + 0.5e-3 * (v - x0[i]!) ** 2, 0);
-  const best = unpack(nelderMead(objective, x0));
-  const logLikelihood = logLik(best);
-  p.weakAccuracy = best.pw;
-  p.strongAccuracy = best.ps;
-  p.lucky = best.lucky;
-  fitted.weakAccuracy = `${best.pw.toFixed(4)} (trace likelihood)`;
-  fitted.strongAccuracy = `${best.ps.toFixed(4)} (trace likelihood)`;
-  fitted.lucky = `${best.lucky.toFixed(3)} (trace likelihood)`;
+  const hmmStart: HmmParams = {
+    pw: p.weakAccuracy,
+    ps: p.strongAccuracy,
+    lucky: Math.min(0.99, Math.max(0.01, p.lucky)),
+    ok: p.scores.ok,
+    first: p.scores.first,
+    after: p.scores.after,
+  };
   const problems = opts.matchProblems ?? 4000;
-  if (scored) {
-    p.scores = matchScores(p, best, problems);
+  const weakRows = rows.filter((r) => r.policy === 'weak-only');
+  const strongRows = rows.filter((r) => r.policy === 'strong-only');
+  const accuracyOf = (rs: readonly FitRow[]) => rs.filter((r) => r.correct).length / rs.length;
+
+  /** The simulator's parameters from one two-state fit: scores re-matched, baselines re-matched. */
+  const complete = (h: HmmParams, n: number) => {
+    const q: SimParams = { ...structuredClone(p), weakAccuracy: h.pw, strongAccuracy: h.ps, lucky: h.lucky };
+    const notes: Record<string, string> = {
+      weakAccuracy: `${h.pw.toFixed(4)} (trace likelihood)`,
+      strongAccuracy: `${h.ps.toFixed(4)} (trace likelihood)`,
+    };
+    if (scored) q.scores = matchScores(q, h, n);
+    if (weakRows.length >= 20) {
+      const m = matchAccuracy(q, 'weakAccuracy', accuracyOf(weakRows), n);
+      q.weakAccuracy = m.value;
+      notes.weakAccuracy = matchNote('weak-only', m, accuracyOf(weakRows));
+    }
+    if (strongRows.length >= 20) {
+      const m = matchAccuracy(q, 'strongAccuracy', accuracyOf(strongRows), n);
+      q.strongAccuracy = m.value;
+      notes.strongAccuracy = matchNote('strong-only', m, accuracyOf(strongRows));
+    }
+    return { params: q, notes };
+  };
+
+  const free = fitHmm(rows, hmmStart);
+  let best = free.h;
+  let logLikelihood = free.logLik;
+  let luckyFrom = 'trace likelihood';
+  let fidelityNote: string | null = null;
+  const thrRows = rows.filter((r) => r.policy === 'thr' && typeof r.knob === 'number');
+  if (thrRows.length >= 20 && scored) {
+    // The likelihood has a degenerate optimum where luck explains everything: when the PRM scores some
+    // correct steps low for reasons the two-state model lacks (the organism PRM's scores fall with the
+    // step's position and after strong text), calling them errors rescued by luck fits better than
+    // calling them correct — lucky 0.89 on the organism, and a simulator whose weak-only accuracy could
+    // not go below 89% against 50.8% observed. Luck is weakly identified by the likelihood but strongly
+    // by what the traces' policies achieved. So it is profiled: for each candidate, p_w, p_s and the
+    // scores are fitted with luck held, the baselines re-matched, and the candidate kept is the one whose
+    // simulated TRIM-Thr curve is closest to the real one (root mean square gap, fidelity.ts).
+    const candidates = [{ fit: free, from: 'trace likelihood' }];
+    for (const lucky of [0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5])
+      candidates.push({ fit: fitHmm(rows, { ...hmmStart, lucky }, { fixLucky: true, iterations: 150 }), from: 'profiled: the simulated Thr curve closest to the real one' });
+    const n = Math.min(problems, 1500);
+    const judged = candidates.map((c) => ({ ...c, gap: fidelityGate(rows as readonly FidelityTrace[], complete(c.fit.h, n).params, { problems: n, seed: 3 }).rmsGap }));
+    const pick = judged.reduce((a, b) => (b.gap < a.gap ? b : a));
+    best = pick.fit.h;
+    logLikelihood = pick.fit.logLik;
+    luckyFrom = pick.from;
+    fidelityNote = judged.map((c) => `lucky ${c.fit.h.lucky.toFixed(3)}: ${(c.gap * 100).toFixed(1)} pt`).join(', ');
+  }
+  const done = complete(best, problems);
+  Object.assign(p, done.params);
+  Object.assign(fitted, done.notes);
+  fitted.lucky = `${best.lucky.toFixed(3)} (${luckyFrom})`;
+  if (fidelityNote) fitted['lucky profile'] = `root mean square gap of the simulated Thr curve to the real one: ${fidelityNote}`;
+  if (scored)
     for (const k of ['ok', 'first', 'after'] as const)
       fitted[`scores.${k}`] =
         `logit mean ${best[k].mu.toFixed(3)}, sd ${best[k].sigma.toFixed(3)} as observed (trace likelihood); ` +
         `simulator's own ${p.scores[k].mu.toFixed(3)}, ${p.scores[k].sigma.toFixed(3)} once difficulty adds its share`;
-  } else kept.scores = 'no step in the traces was scored';
-
-  const baseline = (name: string) => rows.filter((r) => r.policy === name);
-  const weakRows = baseline('weak-only');
-  if (weakRows.length >= 20) {
-    const acc = weakRows.filter((r) => r.correct).length / weakRows.length;
-    p.weakAccuracy = matchAccuracy(p, 'weakAccuracy', acc, problems);
-    fitted.weakAccuracy = `${p.weakAccuracy.toFixed(4)} (simulated weak-only accuracy matched to the observed ${(acc * 100).toFixed(1)}%)`;
-  }
-  const strongRows = baseline('strong-only');
-  if (strongRows.length >= 20) {
-    const acc = strongRows.filter((r) => r.correct).length / strongRows.length;
-    p.strongAccuracy = matchAccuracy(p, 'strongAccuracy', acc, problems);
-    fitted.strongAccuracy = `${p.strongAccuracy.toFixed(4)} (simulated strong-only accuracy matched to the observed ${(acc * 100).toFixed(1)}%)`;
-  }
+  else kept.scores = 'no step in the traces was scored';
   return { params: p, rows: rows.length, fitted, kept, logLikelihood };
 }
