@@ -68,6 +68,8 @@ export function lmLikelihoodScorer(loaded: TjsLoaded, o: Omit<LmLikelihoodOption
   const delimiterIds = encode(tokenizer, STEP_DELIMITER);
   /** logprobs[p]: log p(token at p | tokens before p), for cached positions p ≥ 1 whose next token was known. */
   let logprobs: number[] = [];
+  /** The logits row of the last cached token: it predicts the next step's first token. */
+  let tail: Float32Array | null = null;
   let lastReuse: LmLikelihoodScorer['lastReuse'] = null;
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -90,17 +92,22 @@ export function lmLikelihoodScorer(loaded: TjsLoaded, o: Omit<LmLikelihoodOption
     if (r.steps.length === 0) return [];
     const { ids, spans, lastStart } = layoutTokens(r);
     const feed = r.signal ? { signal: r.signal } : {};
-    // Log-probabilities up to the first changed token stay valid. The row of the token before it
-    // predicts the first new token and was not kept: that one token runs again.
+    // Log-probabilities up to the first changed token stay valid. The first new token is predicted by
+    // the row of the token before it: kept in `tail` when the cache ends there (the next step on top),
+    // otherwise that one token runs again.
     const common = cache.commonPrefix(ids);
-    const keep = Math.max(0, common - 1);
+    const onTop = tail !== null && common === cache.length && common > 0 && common < ids.length;
+    const keep = onTop ? common : Math.max(0, common - 1);
     await cache.truncate(keep, r.signal);
     logprobs.length = common;
+    if (onTop) logprobs[common] = logProbOf(tail!, ids[common]!);
+    tail = null;
     const read = (rows: Rows, first: number) => {
       for (let j = 0; j < rows.count; j++) {
         const next = ids[first + j + 1];
         if (next !== undefined) logprobs[first + j + 1] = logProbOf(rows.data.subarray(j * rows.width, (j + 1) * rows.width), next);
       }
+      tail = rows.data.slice((rows.count - 1) * rows.width, rows.count * rows.width);
     };
     if (cache.length < lastStart) await cache.extend(ids.slice(cache.length, lastStart), { ...feed, read });
     // Where the last step starts: an edited last step rolls the (GPU) cache back to here.
@@ -132,6 +139,7 @@ export function lmLikelihoodScorer(loaded: TjsLoaded, o: Omit<LmLikelihoodOption
       await queue;
       cache.dispose();
       logprobs = [];
+      tail = null;
       if (!o.sharedModel) await loaded.model.dispose();
     },
   };
