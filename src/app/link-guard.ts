@@ -6,7 +6,7 @@
 
 import type { Settings } from './settings.ts';
 
-export type DestinationRole = 'remote' | 'weak' | 'prm' | 'strong';
+export type DestinationRole = 'remote' | 'weak' | 'prm' | 'strong' | 'bundle';
 
 export interface Destination {
   /** Scheme, host and port: what the browser sends requests to. */
@@ -22,6 +22,7 @@ const ROLE_TEXT: Record<DestinationRole, string> = {
   weak: 'small model: downloaded from there',
   prm: 'process reward model: downloaded from there',
   strong: 'strong model on this device: downloaded from there',
+  bundle: 'routing bundle: downloaded from there (it decides which steps are sent)',
 };
 
 export function describeRoles(roles: readonly DestinationRole[]): string {
@@ -47,6 +48,7 @@ export function destinations(s: Settings, pageUrl: string): Destination[] {
   if (s.weak.kind === 'tjs') add(originOf(s.weak.url, pageUrl), 'weak');
   if (s.prm.kind === 'tjs') add(originOf(s.prm.url, pageUrl), 'prm');
   if (s.strongLocal) add(originOf(s.strongLocal, pageUrl), 'strong');
+  if (s.bundle) add(originOf(s.bundle, pageUrl), 'bundle');
   return [...found.values()];
 }
 

@@ -18,6 +18,8 @@ export interface RunDeps {
   /** Null when no remote model is configured: the gate then keeps every step on the device. */
   strong: StepModel | null;
   settings: Settings;
+  /** What the policy needs beyond its spec (a routing bundle's observation model or networks). */
+  artefacts?: Record<string, unknown>;
   gate: RemoteGate;
   /** Asked before each remote request when the user wants to confirm them; false refuses it. */
   confirm?: (t: Transmission, signal: AbortSignal) => Promise<boolean>;
@@ -78,7 +80,7 @@ export function startRun(problem: string, deps: RunDeps): Run {
   };
 
   const s = deps.settings;
-  const policy = gatedPolicy(parsePolicySpec(s.policy, { seed: s.seed ?? undefined }), deps.gate, (h) => record.holds.push(h));
+  const policy = gatedPolicy(parsePolicySpec(s.policy, { seed: s.seed ?? undefined, ...(deps.artefacts ? { artefacts: deps.artefacts } : {}) }), deps.gate, (h) => record.holds.push(h));
   const confirm = deps.confirm;
   const events = solve(problem, {
     weak: deps.weak,

@@ -47,6 +47,11 @@ export interface Settings {
   remoteTimeoutMs: number;
   /** Share of steps (percent) the remote model may write; when set, the policy's knob is picked for it. */
   budget: number | null;
+  /**
+   * A routing bundle (`trim tune`'s JSON) by URL: its tuned pomdp / agg-lambda policies, and the
+   * calibration a budget is read from. Null: the policies' defaults.
+   */
+  bundle: string | null;
 }
 
 /**
@@ -73,6 +78,7 @@ export function defaultSettings(): Settings {
     seed: null,
     remoteTimeoutMs: 60_000,
     budget: null,
+    bundle: null,
   };
 }
 
@@ -86,6 +92,15 @@ export function checkModelUrl(url: string, what: string): string {
     throw new ConfigError(`${what}: "${u}" is not an http(s) URL or a relative path.`);
   if (/^https?:\/\/[^/]*@/i.test(u)) throw new ConfigError(`${what}: the URL carries a user name or password; put credentials in the settings, never in a URL.`);
   return u.replace(/\/+$/, '');
+}
+
+/** A routing bundle's URL: http(s) or relative to the page, never carrying credentials. */
+export function checkBundleUrl(url: string): string {
+  const u = url.trim();
+  if (!u) throw new ConfigError('Routing bundle: the URL is empty. Give the URL of a bundle written by "trim tune", e.g. ./models/organism/routing.json.');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(u) && !/^https?:\/\//i.test(u)) throw new ConfigError(`Routing bundle: "${u}" is not an http(s) URL or a relative path.`);
+  if (/^https?:\/\/[^/]*@/i.test(u)) throw new ConfigError('Routing bundle: the URL carries a user name or password; a bundle is public, fetch it without credentials.');
+  return u;
 }
 
 export function parseWeakSpec(spec: string): WeakSpec {
@@ -150,7 +165,10 @@ export function parseMode(mode: string): ContinuationMode {
 }
 
 export function checkPolicy(spec: string): string {
-  parsePolicySpec(spec);
+  const name = spec.split(':', 1)[0]!.trim();
+  // TRIM-Agg needs its networks, which come with a bundle: here only its name and knob can be checked.
+  if (name === 'agg' || name === 'agg-lambda') parsePolicySpec(spec.replace(/^\s*agg(-lambda)?/, 'pomdp'));
+  else parsePolicySpec(spec);
   return spec.trim();
 }
 

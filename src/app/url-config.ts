@@ -5,6 +5,7 @@
 
 import { errorMessage } from '../core/errors.ts';
 import {
+  checkBundleUrl,
   checkPolicy,
   checkRemoteBase,
   defaultSettings,
@@ -122,6 +123,7 @@ const PARAMS: Record<string, Apply> = {
   seed: (s, v) => (s.seed = intIn('seed', v, 0, 2 ** 31 - 1)),
   timeout: (s, v) => (s.remoteTimeoutMs = intIn('timeout', v, 1, 3600) * 1000),
   budget: (s, v) => (s.budget = v.trim() === '' ? null : numIn('budget', v, 0, 100)),
+  bundle: (s, v) => (s.bundle = v.trim() === '' ? null : checkBundleUrl(v)),
   problem: () => {},
   // Page state, not settings: read by readUrlConfig; a link never sends either anywhere.
   solution: () => {},
@@ -194,6 +196,8 @@ export function settingsToQuery(s: Settings, problem?: string, check?: { solutio
   if (s.seed !== null) p.set('seed', String(s.seed));
   if (s.remoteTimeoutMs !== d.remoteTimeoutMs) p.set('timeout', String(Math.round(s.remoteTimeoutMs / 1000)));
   if (s.budget !== null) p.set('budget', String(s.budget));
+  // Written empty when the default has one, so "no bundle" survives a link.
+  if (s.bundle !== d.bundle) p.set('bundle', s.bundle ?? '');
   if (problem?.trim()) p.set('problem', problem);
   if (check) p.set('mode', 'check');
   if (check?.solution?.trim()) p.set('solution', check.solution);

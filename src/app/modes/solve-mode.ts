@@ -20,6 +20,8 @@ import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
 import { confirmTransmission, type ConfirmElements } from '../views/confirm-dialog.ts';
 import type { SolveView } from '../views/solve-view.ts';
 import { readProblem } from './problem-input.ts';
+import type { RoutingBundle } from '../../core/bundle.ts';
+import { budgetFromBundle, bundleArtefactsFor, bundleBudgetNote, fetchBundle, withBundleKnob } from '../routing-bundle.ts';
 
 export interface SolveModeDeps {
   settings(): Settings;
@@ -61,7 +63,10 @@ export function setupSolveMode(deps: SolveModeDeps): void {
     view.begin('Loading models…');
     loading = new AbortController();
     try {
-      const s = await withBudget(deps.settings());
+      const chosen = deps.settings();
+      const bundle = chosen.bundle ? await bundleAt(chosen.bundle, loading.signal) : null;
+      const s = await withBudget(bundle ? { ...chosen, policy: withBundleKnob(bundle, chosen.policy) } : chosen, bundle);
+      const artefacts = bundle ? bundleArtefactsFor(bundle, s.policy) : undefined;
       const local = await deps.models.prepare(s, loading.signal);
       loading = null;
       const { weak, prm } = local;
@@ -86,6 +91,7 @@ export function setupSolveMode(deps: SolveModeDeps): void {
         prm,
         strong,
         settings: s,
+        ...(artefacts ? { artefacts } : {}),
         // Only a remote strong model needs the network.
         gate: () => (!strong ? 'no-remote' : strong.where === 'device' ? null : !navigator.onLine ? 'offline' : null),
         confirm: s.confirmRemote ? (t, signal) => confirmTransmission(deps.confirm, t, signal) : undefined,
@@ -131,9 +137,26 @@ export function setupSolveMode(deps: SolveModeDeps): void {
   let calibrator: Comlink.Remote<{ calibrateForBudget: typeof calibrateForBudget }> | null = null;
   const calibrated = new Map<string, { settings: Settings; note: string }>();
   const policyNote = byId('policy-note');
-  const withBudget = async (s: Settings): Promise<Settings> => {
+  // Bundles are fetched once per URL (a failed fetch is tried again on the next solve).
+  const bundles = new Map<string, Promise<RoutingBundle>>();
+  const bundleAt = (url: string, signal: AbortSignal): Promise<RoutingBundle> => {
+    let p = bundles.get(url);
+    if (!p) {
+      view.setStatus('Loading the routing bundle…');
+      bundles.set(url, (p = fetchBundle(url, deps.base, fetch, signal)));
+      p.catch(() => bundles.delete(url));
+    }
+    return p;
+  };
+  const withBudget = async (s: Settings, bundle: RoutingBundle | null): Promise<Settings> => {
     policyNote.textContent = '';
     if (s.budget === null) return s;
+    // A bundle's own measurements beat the simulator's guess.
+    const measured = bundle ? budgetFromBundle(bundle, s.policy, s.budget) : null;
+    if (measured) {
+      policyNote.textContent = bundleBudgetNote(s.budget, measured);
+      return { ...s, policy: measured.spec };
+    }
     const key = `${s.policy}@${s.budget}`;
     let out = calibrated.get(key);
     if (!out) {

@@ -11,6 +11,7 @@ import { PRM_PRESETS, fitsDevice, weakPresets } from '../presets.ts';
 import {
   CONTINUATION_MODES,
   DEVICE_CHOICES,
+  checkBundleUrl,
   checkPolicy,
   checkRemoteBase,
   formatPrmSpec,
@@ -86,6 +87,7 @@ export class SettingsView {
     this.input('policy').value = s.policy;
     byId<HTMLInputElement>('confirm-remote').checked = s.confirmRemote;
     this.input('budget').value = s.budget === null ? '' : String(s.budget);
+    this.input('bundle').value = s.bundle ?? '';
     this.input('max-steps').value = String(s.maxSteps);
     this.input('max-step-tokens').value = String(s.maxStepTokens);
   }
@@ -178,11 +180,13 @@ export class SettingsView {
     const policy = attempt(() => checkPolicy(this.input('policy').value));
     const budgetText = this.input('budget').value.trim();
     const budget = attempt(() => (budgetText === '' ? null : share(budgetText)));
+    const bundleText = this.input('bundle').value.trim();
+    const bundle = attempt(() => (bundleText === '' ? null : checkBundleUrl(bundleText)));
     const maxSteps = attempt(() => whole(this.input('max-steps').value, 'Maximum steps', 1, 100));
     const maxStepTokens = attempt(() => whole(this.input('max-step-tokens').value, 'Maximum tokens per step', 1, 8192));
     if (this.input('api-key').value.trim() && !url) problems.push('An API key belongs to one server: enter the remote server base URL it is for.');
     this.errors.replaceChildren(...problems.map((p) => h('p', {}, p)));
-    if (problems.length || !weak || !prm || remote === undefined || !policy || strongLocal === undefined || budget === undefined || !maxSteps || !maxStepTokens) return;
+    if (problems.length || !weak || !prm || remote === undefined || !policy || strongLocal === undefined || budget === undefined || bundle === undefined || !maxSteps || !maxStepTokens) return;
     const key = this.input('api-key').value;
     this.onSubmit({
       settings: {
@@ -195,6 +199,7 @@ export class SettingsView {
         device: this.input('device').value as DeviceChoice,
         confirmRemote: byId<HTMLInputElement>('confirm-remote').checked,
         budget,
+        bundle,
         maxSteps,
         maxStepTokens,
       },
