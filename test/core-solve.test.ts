@@ -174,3 +174,41 @@ describe('solve', () => {
     });
   });
 });
+
+describe('characters sent per step', () => {
+  it('counts the whole accepted prefix with every remote request, and a remote PRM\'s requests', async () => {
+    // Bodies whose lengths are easy to add up: the problem, then every accepted step, then the draft.
+    const remoteStrong: StepModel = {
+      id: 's',
+      where: 'remote',
+      async next(r) {
+        await r.beforeSend?.({ url: 'http://s/v1', host: 's', body: [r.problem, ...r.steps].join('|'), purpose: 'step', attempt: 1 });
+        return { text: 'SSSS', finish: 'step', promptTokens: 1, completionTokens: 4 };
+      },
+    };
+    const weak = scripted('w', 'device', ['aa', 'BAD', 'BAD', 'c \\boxed{1}']);
+    const prm: StepScorer = {
+      id: 'prm',
+      where: 'remote',
+      async score(r) {
+        await r.beforeSend?.({ url: 'http://p/pool', host: 'p', body: [r.problem, ...r.steps].join('|'), purpose: 'score', attempt: 1 });
+        return r.steps.map((t) => (t.startsWith('BAD') ? 0.1 : 0.9));
+      },
+    };
+    const trace = await solveToTrace('PPPPP', { weak: weak.model, strong: remoteStrong, prm, policy: parsePolicySpec('thr:0.5') });
+    expect(trace.steps.map((s) => s.text)).toEqual(['aa', 'SSSS', 'SSSS', 'c \\boxed{1}']);
+    // Step 1: PRM "PPPPP|aa" = 8. Step 2: PRM "PPPPP|aa|BAD" = 12, strong "PPPPP|aa" = 8.
+    // Step 3: PRM "PPPPP|aa|SSSS|BAD" = 17, strong "PPPPP|aa|SSSS" = 13. Step 4: PRM "PPPPP|aa|SSSS|SSSS|c \\boxed{1}".
+    const last = 'PPPPP|aa|SSSS|SSSS|c \\boxed{1}'.length;
+    expect(trace.steps.map((s) => s.sentChars)).toEqual([8, 20, 30, last]);
+    expect(trace.ledger.sentChars).toBe(8 + 20 + 30 + last);
+  });
+
+  it('records nothing when every model is on the device', async () => {
+    const weak = scripted('w', 'device', ['aa', 'b \\boxed{1}']);
+    const strong = scripted('s', 'device', ['x']);
+    const trace = await solveToTrace('P', { weak: weak.model, strong: strong.model, prm: scorer(() => 0.9), policy: parsePolicySpec('thr:0.5') });
+    expect(trace.steps.every((s) => s.sentChars === undefined)).toBe(true);
+    expect(trace.ledger.sentChars).toBe(0);
+  });
+});

@@ -117,7 +117,11 @@ describe('trim eval on four scripted problems', () => {
     // k=0.5:  P3 rewritten → 3/4 right; strong tokens 40/4 = 10 → cost 0.25; PGR (0.75−0.5)/0.5 = 0.5
     // k=0.7:  P3, P4 rewritten → 4/4; 80/4 = 20 → cost 0.5; PGR 1
     // k=0.95: step 1 rewritten everywhere (0.9 < 0.95) → 4/4; 40 → cost 1; PGR 1 (dominated by k=0.7)
-    expect(thr.points).toEqual([
+    // Characters sent are checked by hand in core-solve and eval-summary tests; here they are consistent.
+    expect(s.strong!.sentChars).toBeGreaterThan(0);
+    for (const p of thr.points) expect(p.sentShare).toBeCloseTo(p.sentChars! / s.strong!.sentChars!, 12);
+    expect(thr.points[0]!.sentShare).toBeLessThan(thr.points[1]!.sentShare!);
+    expect(thr.points.map(({ sentChars: _c, sentShare: _s, ...p }) => p)).toEqual([
       { knob: 0.5, accuracy: 0.75, strongTokens: 10, weakTokens: 17.5, strongCalls: 0.25, cost: 0.25, pgr: 0.5, deltaIbc: 1, frontier: true },
       { knob: 0.7, accuracy: 1, strongTokens: 20, weakTokens: 15, strongCalls: 0.5, cost: 0.5, pgr: 1, deltaIbc: 1, frontier: true },
       { knob: 0.95, accuracy: 1, strongTokens: 40, weakTokens: 0, strongCalls: 1, cost: 1, pgr: 1, deltaIbc: 0, frontier: false },
@@ -136,7 +140,9 @@ describe('trim eval on four scripted problems', () => {
 
   it('prints the table', () => {
     expect(run.stdout).toMatch(/^4 problems measured at every operating point/);
-    expect(run.stdout).toMatch(/thr\s+0\.5\s+75\.0%\s+10\.0\s+25\.0%\s+50\.0%\s+1\.00\s+\*/);
+    // accuracy, strong tok/problem, cost, sent (characters sent ÷ strong-only's), PGR, ΔIBC, frontier.
+    expect(run.stdout).toMatch(/thr\s+0\.5\s+75\.0%\s+10\.0\s+25\.0%\s+\d+\.\d%\s+50\.0%\s+1\.00\s+\*/);
+    expect(run.stdout).toMatch(/strong-only\s+–\s+100\.0%\s+40\.0\s+100\.0%\s+100\.0%\s+100\.0%/);
     expect(run.stdout).toMatch(/thr\s+25\.0%\s+40\.0%\s+47\.5%\s+75\.0%\s+1\.00 at 0\.5/);
     expect(run.stderr).toMatch(/eval 20\/20 \(100\.0%\) · .* · ETA 0:00 · accuracy 85\.0% · 22 strong tok\/run/);
   });

@@ -42,8 +42,8 @@ describe('buildSummary', () => {
     expect(s.problems).toBe(2);
     expect(s.dropped).toBe(1);
     // On {a, b}: weak 1/2, strong 2/2 with (100+300)/2 = 200 tokens; thr 2/2 with 75 tokens.
-    expect(s.weak).toEqual({ accuracy: 0.5, strongTokens: 0, weakTokens: 10 });
-    expect(s.strong).toEqual({ accuracy: 1, strongTokens: 200, weakTokens: 10 });
+    expect(s.weak).toEqual({ accuracy: 0.5, strongTokens: 0, weakTokens: 10, sentChars: null });
+    expect(s.strong).toEqual({ accuracy: 1, strongTokens: 200, weakTokens: 10, sentChars: null });
     const p = s.policies[0]!.points[0]!;
     expect(p).toMatchObject({ knob: 0.5, accuracy: 1, strongTokens: 75, cost: 0.375, pgr: 1, frontier: true });
     // ΔIBC = PGR/cost − 1 = 1/0.375 − 1
@@ -51,6 +51,47 @@ describe('buildSummary', () => {
     // Curve (0,0) (0.375,1): CPT(50%) = 0.1875; APGR = 0.375/2 + 0.625 = 0.8125
     expect(s.policies[0]!.cpt['50']).toBeCloseTo(0.1875, 12);
     expect(s.policies[0]!.apgr).toBeCloseTo(0.8125, 12);
+  });
+
+  it('gives every point its share of characters sent, and costs by characters with cost "sent"', () => {
+    const sent = (r: ResultRow, chars: number): ResultRow => ({ ...r, sentChars: chars });
+    const rows = [
+      sent(row('a', 'weak-only', null, true, 0), 0),
+      sent(row('b', 'weak-only', null, false, 0), 0),
+      sent(row('a', 'strong-only', null, true, 100), 1000),
+      sent(row('b', 'strong-only', null, true, 300), 3000),
+      // thr: a sends its late step (long prefix), b an early one (short prefix) with more tokens.
+      sent(row('a', 'thr', 0.5, true, 10), 900),
+      sent(row('b', 'thr', 0.5, true, 150), 100),
+    ];
+    const tokens = buildSummary(rows);
+    expect(tokens.costKind).toBe('tokens');
+    expect(tokens.strong!.sentChars).toBe(2000);
+    const pt = tokens.policies[0]!.points[0]!;
+    // strong tokens (10+150)/2 = 80 of 200; characters (900+100)/2 = 500 of 2000.
+    expect(pt).toMatchObject({ cost: 0.4, sentChars: 500, sentShare: 0.25 });
+    const chars = buildSummary(rows, { cost: 'sent' });
+    expect(chars.costKind).toBe('sent');
+    const cp = chars.policies[0]!.points[0]!;
+    expect(cp).toMatchObject({ cost: 0.25, sentShare: 0.25, pgr: 1 });
+    // ΔIBC on characters: (PGR/cost) − 1 = 1/0.25 − 1.
+    expect(cp.deltaIbc).toBeCloseTo(3, 12);
+    // Curve (0,0) (0.25,1): CPT(50%) = 0.125.
+    expect(chars.policies[0]!.cpt['50']).toBeCloseTo(0.125, 12);
+    const table = formatTable(chars);
+    expect(table).toMatch(/cost\s+sent\s+PGR/);
+    expect(table.split('\n').find((l) => l.startsWith('thr'))).toMatch(/25\.0%\s+25\.0%\s+100\.0%/);
+    expect(table).toContain('cost = characters sent off the device ÷ strong-only (--cost sent)');
+    expect(formatTable(tokens).split('\n').find((l) => l.startsWith('thr'))).toMatch(/40\.0%\s+25\.0%/);
+  });
+
+  it('refuses cost "sent" when the rows do not record characters or nothing left the device', () => {
+    const rows = [row('a', 'weak-only', null, false, 0), row('a', 'strong-only', null, true, 100), row('a', 'thr', 0.5, true, 10)];
+    expect(buildSummary(rows).policies[0]!.points[0]!.sentShare).toBeNull();
+    expect(() => buildSummary(rows, { cost: 'sent' })).toThrow(/do not record.*--cost tokens/);
+    const local = rows.map((r) => ({ ...r, sentChars: 0 }));
+    expect(buildSummary(local).policies[0]!.points[0]!.sentShare).toBeNull();
+    expect(() => buildSummary(local, { cost: 'sent' })).toThrow(/sent nothing off the device/);
   });
 
   it('leaves cost and PGR-based numbers null without baselines, and says why', () => {

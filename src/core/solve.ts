@@ -54,6 +54,11 @@ export interface StepRecord {
    * (onUnreachable: 'hold'): the text is the weak model's draft, kept.
    */
   held?: 'unreachable';
+  /**
+   * Characters of request bodies that left the device while this step was written (a strong request
+   * carries the whole accepted prefix; a remote PRM's request the prefix and the draft); absent if none.
+   */
+  sentChars?: number;
 }
 
 export interface SolveTrace {
@@ -198,6 +203,8 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
   };
 
   let t = 0;
+  // Characters sent while the current step is written (its StepRecord.sentChars).
+  let stepSent = 0;
   try {
     const problem = validateProblem(rawProblem);
     trace.problem = problem;
@@ -220,6 +227,7 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
       checkAbort();
       await opts.beforeSend?.(tx);
       recordTransmission(ledger, tx);
+      stepSent += tx.body.length;
       trace.transmissions.push(tx);
       emit({ type: 'remote', t, transmission: tx });
     };
@@ -374,7 +382,9 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
         ...(result.continuation ? { continuation: result.continuation } : {}),
         ...(result.estimated ? { estimated: true } : {}),
         ...(held ? { held: 'unreachable' as const } : {}),
+        ...(stepSent > 0 ? { sentChars: stepSent } : {}),
       };
+      stepSent = 0;
       accepted.push(result.text);
       trace.steps.push(step);
       emit({ type: 'step', step });

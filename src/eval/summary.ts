@@ -21,6 +21,11 @@ export interface StepRow {
   tokens: number;
   /** The weak draft the strong model replaced, with the score that got it rejected. */
   draft?: { score: number | null; tokens: number };
+  /**
+   * Characters that left the device for this step (strong requests, which carry the whole accepted
+   * prefix, and a remote PRM's); absent when none did.
+   */
+  sent?: number;
 }
 
 /** One line of results.jsonl: one problem solved by one policy at one knob value. */
@@ -50,7 +55,16 @@ export interface ResultRow {
   seed?: number;
   /** Set when grading threw: the row counts as wrong until it is regraded. */
   gradeError?: string;
+  /** Characters of request bodies that left the device for this problem (the ledger's sentChars). */
+  sentChars?: number;
 }
+
+/**
+ * What a routed step costs on the cost axis: strong tokens decoded (TRIM's cost), or characters sent
+ * off the device (privacy: a late step carries a longer prefix).
+ */
+export type CostKind = 'tokens' | 'sent';
+export const COST_KINDS: readonly CostKind[] = ['tokens', 'sent'];
 
 /** Results that cannot be summarised (a duplicate key, a malformed row). */
 export class ResultsError extends TrimError {}
@@ -59,6 +73,8 @@ export interface BaselineSummary {
   accuracy: number;
   strongTokens: number;
   weakTokens: number;
+  /** Mean characters sent per problem; null when some row does not record them. */
+  sentChars: number | null;
 }
 
 export interface PointSummary {
@@ -68,8 +84,12 @@ export interface PointSummary {
   strongTokens: number;
   weakTokens: number;
   strongCalls: number;
-  /** Normalised cost (÷ strong-only); null without the strong-only baseline. */
+  /** Mean characters sent off the device per problem; null when some row does not record them. */
+  sentChars: number | null;
+  /** Normalised cost (÷ strong-only) on the summary's cost axis; null without the strong-only baseline. */
   cost: number | null;
+  /** Characters sent off the device ÷ strong-only's, same problems; null when unknown or strong-only sent nothing. */
+  sentShare: number | null;
   /** Null without both baselines or when they tie. */
   pgr: number | null;
   deltaIbc: number | null;
@@ -90,6 +110,8 @@ export interface PolicySummary {
 }
 
 export interface Summary {
+  /** What `cost` measures: strong tokens (default) or characters sent off the device. */
+  costKind: CostKind;
   /** Problems measured at every operating point: every number below is a mean over these. */
   problems: number;
   /** Problems left out because some operating point lacks them. */
@@ -109,7 +131,8 @@ interface Group {
   rows: Map<string, ResultRow>;
 }
 
-export function buildSummary(rows: readonly ResultRow[]): Summary {
+export function buildSummary(rows: readonly ResultRow[], opts: { cost?: CostKind } = {}): Summary {
+  const costKind = opts.cost ?? 'tokens';
   const groups = new Map<string, Group>();
   const allIds = new Set<string>();
   for (const r of rows) {
@@ -130,6 +153,7 @@ export function buildSummary(rows: readonly ResultRow[]): Summary {
       strongTokens: mean((r) => r.strongTokens),
       weakTokens: mean((r) => r.weakTokens),
       strongCalls: mean((r) => r.strongCalls),
+      sentChars: rs.every((r) => typeof r.sentChars === 'number') ? mean((r) => r.sentChars!) : null,
     };
   };
 
@@ -138,9 +162,9 @@ export function buildSummary(rows: readonly ResultRow[]): Summary {
   const byPolicy = new Map<string, Group[]>();
   for (const g of groups.values()) {
     if (g.policy === WEAK_ONLY || g.policy === STRONG_ONLY) {
-      const { accuracy, strongTokens, weakTokens } = measure(g);
-      if (g.policy === WEAK_ONLY) weak = { accuracy, strongTokens, weakTokens };
-      else strong = { accuracy, strongTokens, weakTokens };
+      const { accuracy, strongTokens, weakTokens, sentChars } = measure(g);
+      if (g.policy === WEAK_ONLY) weak = { accuracy, strongTokens, weakTokens, sentChars };
+      else strong = { accuracy, strongTokens, weakTokens, sentChars };
     } else {
       byPolicy.set(g.policy, [...(byPolicy.get(g.policy) ?? []), g]);
     }
@@ -148,24 +172,34 @@ export function buildSummary(rows: readonly ResultRow[]): Summary {
 
   const policies = [...byPolicy.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([policy, gs]) => summarisePolicy(policy, gs.map((g) => ({ knob: g.knob, ...measure(g) })), weak, strong));
-  return { problems: common.length, dropped: allIds.size - common.length, weak, strong, policies };
+    .map(([policy, gs]) => summarisePolicy(policy, gs.map((g) => ({ knob: g.knob, ...measure(g) })), weak, strong, costKind));
+  if (costKind === 'sent' && strong && !(strong.sentChars! > 0))
+    throw new ResultsError(
+      strong.sentChars === null
+        ? 'Cost "sent" needs the characters each run sent (sentChars), which these results do not record: rerun them with this version of trim eval, or use --cost tokens.'
+        : 'Cost "sent": strong-only sent nothing off the device (every model is local), so there is no privacy cost to normalise by; serve the strong model (trim serve) or use --cost tokens.',
+    );
+  return { costKind, problems: common.length, dropped: allIds.size - common.length, weak, strong, policies };
 }
 
 function summarisePolicy(
   policy: string,
-  measured: { knob: number | null; accuracy: number; strongTokens: number; weakTokens: number; strongCalls: number }[],
+  measured: { knob: number | null; accuracy: number; strongTokens: number; weakTokens: number; strongCalls: number; sentChars: number | null }[],
   weak: BaselineSummary | null,
   strong: BaselineSummary | null,
+  costKind: CostKind,
 ): PolicySummary {
-  const baseIbc = weak && strong ? ibc(strong.accuracy, weak.accuracy, strong.strongTokens) : null;
+  // ΔIBC's unit is the cost axis: strong tokens, or characters sent.
+  const spend = (b: { strongTokens: number; sentChars: number | null }) => (costKind === 'sent' ? (b.sentChars ?? 0) : b.strongTokens);
+  const baseIbc = weak && strong ? ibc(strong.accuracy, weak.accuracy, spend(strong)) : null;
   const points: PointSummary[] = measured
     .sort((a, b) => (a.knob ?? -Infinity) - (b.knob ?? -Infinity))
     .map((m) => {
-      const cost = strong ? normalisedCost(m.strongTokens, strong.strongTokens) : null;
+      const share = sentShare(m.sentChars, strong);
+      const cost = strong ? (costKind === 'sent' ? share : normalisedCost(m.strongTokens, strong.strongTokens)) : null;
       const pointPgr = weak && strong ? pgr(m.accuracy, weak.accuracy, strong.accuracy) : null;
-      const pointIbc = weak ? ibc(m.accuracy, weak.accuracy, m.strongTokens) : null;
-      return { ...m, cost, pgr: pointPgr, deltaIbc: deltaIbc(pointIbc, baseIbc), frontier: false };
+      const pointIbc = weak ? ibc(m.accuracy, weak.accuracy, spend(m)) : null;
+      return { ...m, cost, sentShare: share, pgr: pointPgr, deltaIbc: deltaIbc(pointIbc, baseIbc), frontier: false };
     });
 
   const costed = points.filter((p): p is PointSummary & { cost: number } => p.cost !== null);
@@ -193,6 +227,11 @@ function summarisePolicy(
   };
 }
 
+/** Characters sent ÷ strong-only's; null when either is unknown or strong-only sent nothing. */
+function sentShare(sent: number | null, strong: BaselineSummary | null): number | null {
+  return sent !== null && strong?.sentChars != null && strong.sentChars > 0 ? sent / strong.sentChars : null;
+}
+
 const DASH = '–';
 const percent = (v: number | null) => (v === null ? DASH : `${(v * 100).toFixed(1)}%`);
 const fixed = (v: number | null, digits: number) => (v === null ? DASH : v.toFixed(digits));
@@ -214,7 +253,8 @@ export function formatTable(s: Summary): string {
     const cost = strongTok === null ? null : normalisedCost(b.strongTokens, strongTok);
     const g = s.weak && s.strong ? pgr(b.accuracy, s.weak.accuracy, s.strong.accuracy) : null;
     const d = name === STRONG_ONLY && g !== null && s.strong!.strongTokens > 0 && g > 0 ? 0 : null;
-    pointRows.push([name, DASH, percent(b.accuracy), fixed(b.strongTokens, 1), percent(cost), percent(g), fixed(d, 2), '']);
+    const c = s.costKind === 'sent' ? sentShare(b.sentChars, s.strong) : cost;
+    pointRows.push([name, DASH, percent(b.accuracy), fixed(b.strongTokens, 1), percent(c), percent(sentShare(b.sentChars, s.strong)), percent(g), fixed(d, 2), '']);
   };
   baseline(WEAK_ONLY, s.weak);
   baseline(STRONG_ONLY, s.strong);
@@ -226,12 +266,13 @@ export function formatTable(s: Summary): string {
         percent(pt.accuracy),
         fixed(pt.strongTokens, 1),
         percent(pt.cost),
+        percent(pt.sentShare),
         percent(pt.pgr),
         fixed(pt.deltaIbc, 2),
         pt.frontier ? '*' : '',
       ]);
   out.push(
-    renderTable(['policy', 'knob', 'accuracy', 'strong tok/problem', 'cost', 'PGR', 'ΔIBC', 'frontier'], pointRows, 'llrrrrrl'),
+    renderTable(['policy', 'knob', 'accuracy', 'strong tok/problem', 'cost', 'sent', 'PGR', 'ΔIBC', 'frontier'], pointRows, 'llrrrrrrl'),
     '',
   );
 
@@ -247,7 +288,10 @@ export function formatTable(s: Summary): string {
     out.push(renderTable(['policy', 'CPT(50%)', 'CPT(80%)', 'CPT(95%)', 'APGR', 'best ΔIBC'], metricRows, 'lrrrrr'), '');
   }
 
-  out.push('cost = strong-model tokens ÷ strong-only; PGR = (accuracy − weak) ÷ (strong − weak); * = on the Pareto frontier.');
+  out.push(
+    (s.costKind === 'sent' ? 'cost = characters sent off the device ÷ strong-only (--cost sent)' : 'cost = strong-model tokens ÷ strong-only') +
+      '; sent = characters sent off the device ÷ strong-only (– when nothing is sent or not recorded); PGR = (accuracy − weak) ÷ (strong − weak); * = on the Pareto frontier.',
+  );
   if (!s.weak || !s.strong)
     out.push('Cost, PGR, CPT, APGR and ΔIBC need both baselines: run with --baselines.');
   else if (!(s.strong.accuracy > s.weak.accuracy))

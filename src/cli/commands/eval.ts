@@ -13,7 +13,7 @@ import { Progress } from '../../eval/progress.ts';
 import { ResultsLog } from '../../eval/results-log.ts';
 import { relativePath, settleManifest, writeAtomic, type Identity } from '../../eval/run-manifest.ts';
 import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
-import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
+import { buildSummary, COST_KINDS, formatTable, STRONG_ONLY, WEAK_ONLY, type CostKind, type ResultRow } from '../../eval/summary.ts';
 import { UsageError, type Command } from '../command.ts';
 import { firstErrorUsage, runFirstErrorCommand } from '../first-error-eval.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
@@ -49,6 +49,10 @@ Operating points:
                         default, or, for a policy of a --bundle, at every knob of the bundle's grid
   --baselines           also run weak-only and strong-only (knob null): needed for normalised cost,
                         PGR, CPT, APGR and ΔIBC
+  --cost tokens|sent    the cost axis of the summary (default tokens: strong tokens ÷ strong-only's);
+                        sent: characters sent off the device ÷ strong-only's (every strong request
+                        carries the accepted prefix, a remote PRM's requests count too). Every point
+                        shows both: "sent" (sentShare) is in the table and summary.json either way
   --seed N              base seed; problem P runs with a seed derived from N and P's id at every
                         operating point, so runs replay exactly against servers that honour seeds.
                         Without it a seed is drawn and recorded in DIR/run.json.
@@ -110,7 +114,10 @@ export const command: Command = {
       out: { type: 'string' },
       concurrency: { type: 'string' },
       resume: { type: 'boolean' },
+      cost: { type: 'string' },
     });
+    const cost = (values.cost ?? 'tokens') as CostKind;
+    if (!COST_KINDS.includes(cost)) throw new UsageError(`--cost must be ${COST_KINDS.join(' or ')}; got "${String(values.cost)}".`);
     const dataPath = requiredString(values, 'data', 'the dataset file');
     const out = requiredString(values, 'out', 'the output directory');
     const limit = wholeNumber(values, 'limit', 1);
@@ -189,7 +196,7 @@ export const command: Command = {
       }
 
       const rows = [...earlier, ...fresh].filter((r) => selected.has(r.id));
-      report(out, rows);
+      report(out, rows, cost);
       if (outcome.interrupted) {
         process.stderr.write(`trim eval: stopped with ${outcome.interrupted} runs left; rerun with --resume to finish them.\n`);
         return 130;
@@ -266,12 +273,12 @@ function describeData(d: Dataset): void {
   process.stderr.write(`trim eval: ${d.file}: ${d.format} format, ${d.records} records, ${d.total} gradable problems${skipped ? ` (${skipped})` : ''}\n`);
 }
 
-function report(out: string, rows: ResultRow[]): void {
+function report(out: string, rows: ResultRow[], cost: CostKind): void {
   if (!rows.length) {
     process.stderr.write('trim eval: no finished runs yet, so no summary.\n');
     return;
   }
-  const summary = buildSummary(rows);
+  const summary = buildSummary(rows, { cost });
   writeAtomic(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   writeAtomic(join(out, 'curve.svg'), renderCurveSvg(summary));
   process.stdout.write(formatTable(summary));
