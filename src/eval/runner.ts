@@ -40,6 +40,8 @@ export interface RunnerOptions {
   seed: number;
   concurrency: number;
   signal?: AbortSignal;
+  /** Extra fields for a finished run's row (what `trim tune` keeps for labelling: step texts, observations). */
+  extendRow?(job: EvalJob, trace: SolveTrace): Record<string, unknown>;
   /** Called once per finished run, in completion order; a throw stops the evaluation. */
   onResult(row: ResultRow): void;
   onFailure(job: EvalJob, message: string): void;
@@ -141,6 +143,7 @@ function toRow(job: EvalJob, trace: SolveTrace, o: RunnerOptions): ResultRow {
     sentChars: l.sentChars,
     seed: problemSeed(o.seed, job.problem.id),
     ...(gradeError ? { gradeError } : {}),
+    ...(o.extendRow ? o.extendRow(job, trace) : {}),
   };
 }
 

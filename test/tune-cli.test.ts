@@ -1,0 +1,225 @@
+// `trim tune` end to end on a scripted loopback world (labels from Monte-Carlo rollouts), resumed after
+// SIGKILL, and on a few organism problems with the organism's own models (labels from its checker).
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleFromJson } from '../src/core/bundle.ts';
+import { rowKey, type ResultRow } from '../src/eval/summary.ts';
+import { generateSplits, toJsonl } from '../src/organism/splits.ts';
+import { trimInProcess } from './helpers/cli.ts';
+import { continuedSteps, promptText, prmSteps, startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
+import { REPO_ROOT } from './helpers/paths.ts';
+
+// Problem Pi: the weak model writes "Let us work on [Pi]." then "Midway [Pi] is GOOD|BAD." then the
+// answer, right after GOOD and off by one after BAD (every even i). The strong model answers at once,
+// right unless the accepted prefix holds a BAD step. The PRM scores BAD low and the steps after it
+// middling, with a little spread per problem so the fitted densities are not single points.
+const N = 12;
+const ids = Array.from({ length: N }, (_, i) => `P${i + 1}`);
+const gold = (id: string) => String(10 + Number(id.slice(1)));
+const bad = (id: string) => Number(id.slice(1)) % 2 === 0;
+const idOf = (text: string) => /\[(P\d+)\]/.exec(text)?.[1] ?? 'P1';
+
+interface World {
+  servers: TestServer[];
+  flags: string[];
+  data: string;
+}
+
+async function startWorld(dir: string, delayMs = 0): Promise<World> {
+  const delay = delayMs ? { chunkDelayMs: delayMs } : {};
+  const weak = await startOpenAIServer({
+    respond: (req) => {
+      const id = idOf(promptText(req));
+      const k = continuedSteps(req).length;
+      const text = k === 0 ? `Let us work on [${id}].` : k === 1 ? `Midway [${id}] is ${bad(id) ? 'BAD' : 'GOOD'}.` : `So the answer is \\boxed{${bad(id) && continuedSteps(req).some((s) => s.includes('BAD')) ? Number(gold(id)) + 1 : gold(id)}}.`;
+      return { text, usage: { prompt_tokens: 30, completion_tokens: 10 }, ...delay };
+    },
+  });
+  const strong = await startOpenAIServer({
+    respond: (req) => {
+      const id = idOf(promptText(req));
+      const wrong = continuedSteps(req).some((s) => s.includes('BAD'));
+      return { text: `The answer is \\boxed{${wrong ? 999 : gold(id)}}.`, usage: { prompt_tokens: 30, completion_tokens: 40 }, ...delay };
+    },
+  });
+  const prm = await startOpenAIServer({
+    respond: (req) => {
+      const msgs = (req.body?.messages ?? []) as { content?: unknown }[];
+      const id = idOf(msgs.map((m) => String(m.content ?? '')).join('\n'));
+      const jitter = (Number(id.slice(1)) % 5) * 0.03;
+      let seenBad = false;
+      const scores = prmSteps(req).map((s) => {
+        const score = s.includes('BAD') ? 0.15 + jitter : seenBad ? 0.45 + jitter : s.startsWith('Let us') ? 0.88 + jitter / 3 : s.startsWith('Midway') ? 0.7 + jitter : 0.8 + jitter;
+        if (s.includes('BAD')) seenBad = true;
+        return [1 - score, score];
+      });
+      return { scores };
+    },
+  });
+  const data = join(dir, 'problems.jsonl');
+  writeFileSync(data, ids.map((id) => JSON.stringify({ id, problem: `[${id}] Compute the value of problem ${id}.`, answer: gold(id) })).join('\n') + '\n');
+  return {
+    servers: [weak, strong, prm],
+    flags: ['--weak-url', weak.url, '--weak-model', 'w', '--strong-url', strong.url, '--strong-model', 's', '--prm-url', prm.url, '--prm-model', 'p'],
+    data,
+  };
+}
+
+const SMALL = ['--thr-grid', '0.5,0.8', '--agg-lambdas', '0.002', '--agg-iterations', '1', '--agg-episodes', '4', '--seed', '3', '--concurrency', '3'];
+
+let dir: string;
+let world: World;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trim-tune-'));
+  world = await startWorld(dir);
+});
+afterAll(async () => {
+  await Promise.all(world.servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('trim tune on a scripted world (rollout labels)', () => {
+  let out: string;
+  let r: { code: number; stdout: string; stderr: string };
+  beforeAll(async () => {
+    out = join(dir, 'bundle.json');
+    r = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', out, ...SMALL]);
+  }, 60_000);
+
+  it('writes a valid bundle with both policies, their calibration and provenance', () => {
+    expect(r.code, r.stderr).toBe(0);
+    const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')), out);
+    expect(b.policies.pomdp!.grid.length).toBeGreaterThan(3);
+    expect(b.policies['agg-lambda']!.grid).toEqual([0.002]);
+    expect(Object.keys(b.calibration).sort()).toEqual(['agg-lambda', 'pomdp', 'thr']);
+    expect(b.calibration.pomdp!.map((p) => p.knob)).toEqual([...b.policies.pomdp!.grid].sort((x, y) => x - y));
+    expect(b.calibration.thr!.map((p) => p.knob)).toEqual([0.5, 0.8]);
+    const prov = b.provenance as Record<string, any>;
+    expect(prov.data.sha256).toBe(createHash('sha256').update(readFileSync(world.data)).digest('hex'));
+    expect(prov.models).toEqual({ weak: 'weak:w', strong: 'strong:s', prm: 'prm:p' });
+    expect(prov.seed).toBe(3);
+    expect(prov.labels).toMatchObject({ source: 'rollouts', unlabelled: 0 });
+    expect(Date.parse(prov.date)).not.toBeNaN();
+  });
+
+  it('labels the BAD step as the first error: the fitted weak model is right half the time at step 2', () => {
+    const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    // Drafts after a right prefix: step 1 always right (12), step 2 right for odd i (6 of 12), step 3 right after GOOD.
+    const fit = b.policies.pomdp!.extra.fit as { draftsByState: number[] };
+    expect(fit.draftsByState[2]).toBe(6);
+    expect(b.policies.pomdp!.pw).toBeCloseTo(24 / 30, 6);
+    // Each wrong solution needs good(0), good(1), good(2): three rollouts, 40 strong tokens each.
+    expect((b.provenance as any).labels).toMatchObject({ rollouts: 18, strongTokens: 18 * 40 });
+  });
+
+  it('routes like the ideal router at a small λ: the tuned POMDP reaches strong-only accuracy', () => {
+    const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    const best = b.calibration.pomdp!.reduce((a, p) => (p.accuracy > a.accuracy ? p : a));
+    expect(best.accuracy).toBe(1);
+    expect(b.best).toMatchObject({ policy: expect.any(String), beatsThr: expect.any(Boolean) });
+    expect(r.stdout).toMatch(/Tuning spent \d+ strong tokens \([\d.]+ per problem\): \d+ solving, 720 labelling \(18 rollouts\), \d+ training TRIM-Agg\./);
+    expect(r.stderr).toMatch(/trim tune: solving: 12 problems × 4 operating points/);
+    // The fidelity gate ran before TRIM-Agg was trained, and the bundle says where it was trained.
+    expect(r.stderr).toMatch(/trim tune: (fidelity gate (passes|FAILS)|the simulator could not be fitted)/);
+    const b2 = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    const verdict = (b2.provenance as any).fidelityGate.verdict;
+    expect(['simulator', 'real-traces']).toContain(verdict);
+    expect(String(b2.policies['agg-lambda']!.extra.training)).toMatch(verdict === 'simulator' ? /in the simulator/ : /on real solves/);
+  });
+
+  it('gives a bundle trim eval sweeps without --sweep', async () => {
+    const e = await trimInProcess(['eval', '--data', world.data, ...world.flags, '--policy', 'pomdp', '--bundle', out, '--out', join(dir, 'eval'), '--seed', '3']);
+    expect(e.code, e.stderr).toBe(0);
+    const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    expect(e.stderr).toContain(`12 problems × ${b.policies.pomdp!.grid.length} operating points`);
+  });
+
+  it('refuses bad arguments with what to do', async () => {
+    const miss = await trimInProcess(['tune', ...world.flags, '--out', join(dir, 'x.json')]);
+    expect(miss.stderr).toMatch(/--data is required/);
+    const cost = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', join(dir, 'x.json'), '--cost', 'euros']);
+    expect(cost.stderr).toMatch(/--cost must be tokens or sent/);
+    const checker = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', join(dir, 'x.json'), '--label-source', 'checker']);
+    expect(checker.stderr).toMatch(/--label-source checker needs organism problems/);
+    const again = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', out, ...SMALL]);
+    expect(again.stderr).toMatch(/already holds results from an earlier run\. Pass --resume/);
+  });
+});
+
+function trimChild(args: string[], killWhen?: () => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/bin.mjs'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const poll = killWhen
+      ? setInterval(() => {
+          if (killWhen() && child.exitCode === null && !child.killed) child.kill('SIGKILL');
+        }, 20)
+      : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+describe('trim tune killed with SIGKILL', () => {
+  it('resumes with --resume, losing and duplicating nothing', async () => {
+    const sub = mkdtempSync(join(dir, 'kill-'));
+    const slow = await startWorld(sub, 10);
+    try {
+      const out = join(sub, 'bundle.json');
+      const results = join(`${out}.work`, 'results.jsonl');
+      const lines = () => (existsSync(results) ? readFileSync(results, 'utf8').split('\n').filter((l) => l.endsWith('}')).length : 0);
+      const args = ['tune', '--data', slow.data, ...slow.flags, '--out', out, ...SMALL];
+      const killed = await trimChild(args, () => lines() >= 10);
+      expect(killed.signal).toBe('SIGKILL');
+      expect(existsSync(out)).toBe(false);
+      const before = readFileSync(results, 'utf8');
+      const complete = before.slice(0, before.lastIndexOf('\n') + 1);
+
+      const resumed = await trimChild([...args, '--resume']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stderr).toMatch(/already done\)/);
+      const text = readFileSync(results, 'utf8');
+      expect(text.startsWith(complete)).toBe(true);
+      const rows = text.trim().split('\n').map((l) => JSON.parse(l) as ResultRow);
+      expect(new Set(rows.map(rowKey)).size).toBe(rows.length);
+      const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+      // Every operating point has all 12 problems: 4 trace points and the two policies' grids.
+      expect(rows.length).toBe(12 * (4 + b.policies.pomdp!.grid.length + 1));
+      expect((b.provenance as any).labels).toMatchObject({ rollouts: 18 });
+    } finally {
+      await Promise.all(slow.servers.map((s) => s.close()));
+    }
+  }, 120_000);
+});
+
+describe('trim tune on organism problems (checker labels, the organism models)', () => {
+  it('labels with the checker, spends no strong tokens on labels, and writes the bundle', async () => {
+    const sub = mkdtempSync(join(dir, 'organism-'));
+    const data = join(sub, 'val.jsonl');
+    writeFileSync(data, toJsonl(generateSplits({ test: 0, val: 8, train: 0 }).val));
+    const M = join(REPO_ROOT, 'public/models/organism');
+    const out = join(sub, 'routing.json');
+    const r = await trimInProcess([
+      'tune', '--data', data, '--weak-path', join(M, 'weak'), '--strong-path', join(M, 'strong'), '--prm-path', join(M, 'prm'),
+      '--out', out, '--thr-grid', '0.5', '--lambda-grid', '0.0005,0.005', '--agg-lambdas', 'none', '--seed', '1', '--concurrency', '2',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('labels from the organism checker');
+    const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    expect(b.policies['agg-lambda']).toBeUndefined();
+    expect(b.policies.pomdp!.grid).toEqual([0.0005, 0.005]);
+    expect((b.provenance as any).labels).toMatchObject({ source: 'checker', strongTokens: 0 });
+    expect((b.provenance as any).strongTokensSpent.labelling).toBe(0);
+  }, 120_000);
+});
