@@ -11,64 +11,8 @@ import { bundleFromJson } from '../src/core/bundle.ts';
 import { rowKey, type ResultRow } from '../src/eval/summary.ts';
 import { generateSplits, toJsonl } from '../src/organism/splits.ts';
 import { trimInProcess } from './helpers/cli.ts';
-import { continuedSteps, promptText, prmSteps, startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
-
-// Problem Pi: the weak model writes "Let us work on [Pi]." then "Midway [Pi] is GOOD|BAD." then the
-// answer, right after GOOD and off by one after BAD (every even i). The strong model answers at once,
-// right unless the accepted prefix holds a BAD step. The PRM scores BAD low and the steps after it
-// middling, with a little spread per problem so the fitted densities are not single points.
-const N = 12;
-const ids = Array.from({ length: N }, (_, i) => `P${i + 1}`);
-const gold = (id: string) => String(10 + Number(id.slice(1)));
-const bad = (id: string) => Number(id.slice(1)) % 2 === 0;
-const idOf = (text: string) => /\[(P\d+)\]/.exec(text)?.[1] ?? 'P1';
-
-interface World {
-  servers: TestServer[];
-  flags: string[];
-  data: string;
-}
-
-async function startWorld(dir: string, delayMs = 0): Promise<World> {
-  const delay = delayMs ? { chunkDelayMs: delayMs } : {};
-  const weak = await startOpenAIServer({
-    respond: (req) => {
-      const id = idOf(promptText(req));
-      const k = continuedSteps(req).length;
-      const text = k === 0 ? `Let us work on [${id}].` : k === 1 ? `Midway [${id}] is ${bad(id) ? 'BAD' : 'GOOD'}.` : `So the answer is \\boxed{${bad(id) && continuedSteps(req).some((s) => s.includes('BAD')) ? Number(gold(id)) + 1 : gold(id)}}.`;
-      return { text, usage: { prompt_tokens: 30, completion_tokens: 10 }, ...delay };
-    },
-  });
-  const strong = await startOpenAIServer({
-    respond: (req) => {
-      const id = idOf(promptText(req));
-      const wrong = continuedSteps(req).some((s) => s.includes('BAD'));
-      return { text: `The answer is \\boxed{${wrong ? 999 : gold(id)}}.`, usage: { prompt_tokens: 30, completion_tokens: 40 }, ...delay };
-    },
-  });
-  const prm = await startOpenAIServer({
-    respond: (req) => {
-      const msgs = (req.body?.messages ?? []) as { content?: unknown }[];
-      const id = idOf(msgs.map((m) => String(m.content ?? '')).join('\n'));
-      const jitter = (Number(id.slice(1)) % 5) * 0.03;
-      let seenBad = false;
-      const scores = prmSteps(req).map((s) => {
-        const score = s.includes('BAD') ? 0.15 + jitter : seenBad ? 0.45 + jitter : s.startsWith('Let us') ? 0.88 + jitter / 3 : s.startsWith('Midway') ? 0.7 + jitter : 0.8 + jitter;
-        if (s.includes('BAD')) seenBad = true;
-        return [1 - score, score];
-      });
-      return { scores };
-    },
-  });
-  const data = join(dir, 'problems.jsonl');
-  writeFileSync(data, ids.map((id) => JSON.stringify({ id, problem: `[${id}] Compute the value of problem ${id}.`, answer: gold(id) })).join('\n') + '\n');
-  return {
-    servers: [weak, strong, prm],
-    flags: ['--weak-url', weak.url, '--weak-model', 'w', '--strong-url', strong.url, '--strong-model', 's', '--prm-url', prm.url, '--prm-model', 'p'],
-    data,
-  };
-}
+import { startTuneWorld as startWorld, type TuneWorld as World } from './helpers/tune-world.ts';
 
 const SMALL = ['--thr-grid', '0.5,0.8', '--agg-lambdas', '0.002', '--agg-iterations', '1', '--agg-episodes', '4', '--seed', '3', '--concurrency', '3'];
 
@@ -76,7 +20,7 @@ let dir: string;
 let world: World;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'trim-tune-'));
-  world = await startWorld(dir);
+  world = await startWorld(dir, 12);
 });
 afterAll(async () => {
   await Promise.all(world.servers.map((s) => s.close()));
@@ -122,7 +66,7 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     const best = b.calibration.pomdp!.reduce((a, p) => (p.accuracy > a.accuracy ? p : a));
     expect(best.accuracy).toBe(1);
     expect(b.best).toMatchObject({ policy: expect.any(String), beatsThr: expect.any(Boolean) });
-    expect(r.stdout).toMatch(/Tuning spent \d+ strong tokens \([\d.]+ per problem\): \d+ solving, 720 labelling \(18 rollouts\), \d+ training TRIM-Agg\./);
+    expect(r.stdout).toMatch(/Tuning spent \d+ strong tokens \([\d.]+ per problem\): \d+ solving and measuring, 720 labelling \(18 rollouts\), \d+ training TRIM-Agg\./);
     expect(r.stderr).toMatch(/trim tune: solving: 12 problems × 4 operating points/);
     // The fidelity gate ran before TRIM-Agg was trained, and the bundle says where it was trained.
     expect(r.stderr).toMatch(/trim tune: (fidelity gate (passes|FAILS)|the simulator could not be fitted)/);
@@ -174,7 +118,7 @@ function trimChild(args: string[], killWhen?: () => boolean): Promise<{ code: nu
 describe('trim tune killed with SIGKILL', () => {
   it('resumes with --resume, losing and duplicating nothing', async () => {
     const sub = mkdtempSync(join(dir, 'kill-'));
-    const slow = await startWorld(sub, 10);
+    const slow = await startWorld(sub, 12, 10);
     try {
       const out = join(sub, 'bundle.json');
       const results = join(`${out}.work`, 'results.jsonl');

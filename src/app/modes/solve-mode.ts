@@ -64,7 +64,9 @@ export function setupSolveMode(deps: SolveModeDeps): void {
     loading = new AbortController();
     try {
       const chosen = deps.settings();
-      const bundle = chosen.bundle ? await bundleAt(chosen.bundle, loading.signal) : null;
+      // Fetched only when something uses it: a policy it can carry, or a budget read from its calibration.
+      const usesBundle = chosen.bundle && (['pomdp', 'agg-lambda'].includes(chosen.policy.split(':', 1)[0]!.trim()) || chosen.budget !== null);
+      const bundle = usesBundle ? await bundleAt(chosen.bundle!, loading.signal) : null;
       const s = await withBudget(bundle ? { ...chosen, policy: withBundleKnob(bundle, chosen.policy) } : chosen, bundle);
       const artefacts = bundle ? bundleArtefactsFor(bundle, s.policy) : undefined;
       const local = await deps.models.prepare(s, loading.signal);

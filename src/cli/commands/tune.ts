@@ -296,7 +296,7 @@ export const command: Command = {
             `${b.beatsThr ? 'beats' : 'does not beat'} TRIM-Thr there.\n`,
         );
       process.stdout.write(
-        `Tuning spent ${spent} strong tokens (${(spent / data.problems.length).toFixed(1)} per problem): ${solveTokens} solving, ${labelled.strongTokens} labelling (${labelled.rollouts} rollouts), ${aggTokens} training TRIM-Agg.\n`,
+        `Tuning spent ${spent} strong tokens (${(spent / data.problems.length).toFixed(1)} per problem): ${solveTokens} solving and measuring, ${labelled.strongTokens} labelling (${labelled.rollouts} rollouts), ${aggTokens} training TRIM-Agg.\n`,
       );
       log(`wrote ${out}`);
       return 0;
