@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggFeatures } from '../src/core/agg/features.ts';
+import { AGG_FEATURES, aggFeatures, aggInput, lambdaFeature } from '../src/core/agg/features.ts';
 import { Adam, Mlp } from '../src/core/agg/mlp.ts';
 import { evaluate, trainAgg, type EpisodeOutcome, type TrainingEnv } from '../src/core/agg/ppo.ts';
 import { weightSetFromJson, weightSetToJson, weightsFromJson, weightsToJson, type AggWeights } from '../src/core/agg/weights.ts';
@@ -186,6 +186,56 @@ describe('PPO for TRIM-Agg', () => {
     expect(aggPolicy(w, 0).episode().decide(o)).toBe('accept');
     expect(aggPolicy(w, 1).episode().decide(o)).toBe('regenerate');
     expect(() => aggPolicy(w, 0.5).episode().decide({ ...o, score: Infinity })).toThrow(/PRM score/);
+  });
+});
+
+describe('one TRIM-Agg network conditioned on λ', () => {
+  it('takes log10 λ as a sixth input and serves every λ of its range through agg-lambda', () => {
+    expect(aggInput({ t: 3, score: 0.5, previous: [0.9], draftTokens: 30 }, 1e-3)).toEqual(
+      Float64Array.from([0.9, 0.9, 0.5, 0.1, 0.1, (Math.log10(1e-3) + 3.5) / 1.5]),
+    );
+    expect(lambdaFeature(1e-5)).toBeCloseTo(-1, 12);
+    expect(lambdaFeature(1e-2)).toBeCloseTo(1, 12);
+    const rng = mulberry32(11);
+    const w: AggWeights = {
+      lambda: 1e-4,
+      lambdaRange: [1e-4, 1e-2],
+      hidden: 8,
+      actor: new Mlp({ inputs: 6, hidden: 8, outputs: 2 }).init(rng, 1),
+      critic: new Mlp({ inputs: 6, hidden: 8, outputs: 1 }).init(rng, 1),
+      training: {},
+    };
+    const json = JSON.parse(JSON.stringify(weightsToJson(w)));
+    expect(json.features).toEqual([...AGG_FEATURES, 'log10(lambda)']);
+    expect(json.lambdaRange).toEqual([1e-4, 1e-2]);
+    const back = weightsFromJson(json);
+    expect(back.lambdaRange).toEqual([1e-4, 1e-2]);
+    expect(back.actor.params).toEqual(w.actor.params);
+    const observations = Array.from({ length: 400 }, (_, i) => ({ t: 1 + (i % 7), score: rng(), previous: [rng()], draftTokens: rng() * 300, strongTokens: 0, budgetLeft: null }));
+    const decisions = (p: RoutingPolicy) => observations.map((o) => p.episode().decide(o));
+    // Any λ of the range, through the registry; λ is an input, so two λ decide differently.
+    const at = (lambda: number) => createPolicy('agg-lambda', { knob: lambda, artefacts: { weights: json } });
+    expect(at(3.7e-4)).toMatchObject({ id: 'agg-lambda', knob: 3.7e-4 });
+    expect(decisions(at(3.7e-4))).toEqual(decisions(aggPolicy(w, 0.5, 3.7e-4)));
+    expect(decisions(at(1e-4))).not.toEqual(decisions(at(1e-2)));
+    expect(() => at(0.05)).toThrow(/λ = 0\.05; the weights hold λ = 0\.0001…0\.01 \(one λ-conditioned network\)/);
+    // A conditioned file must say its range, and plain weights keep their five inputs.
+    expect(() => weightsFromJson({ ...json, lambdaRange: [0.01, 0.001] })).toThrow(/lambdaRange/);
+    expect(() => weightsFromJson({ ...json, features: [...AGG_FEATURES, 'lambda'] })).toThrow(/log10\(lambda\)/);
+    expect(() => weightsFromJson({ ...json, features: [...AGG_FEATURES] })).toThrow(/actor\.w1 must hold 40 numbers/);
+  });
+
+  it('trains over sampled λ in one run and is judged across the range', async () => {
+    const env = simTrainingEnv(resolveSimParams({}), { heldOut: 300, seed: 4 });
+    const r = await trainAgg(env, { lambdaRange: [3e-4, 3e-3], judgeLambdas: 3, hidden: 16, iterations: 5, episodesPerIteration: 300, epochs: 4, minibatch: 64, lr: 3e-3, seed: 1 });
+    expect(r.weights.lambdaRange).toEqual([3e-4, 3e-3]);
+    expect(r.weights.actor.shape.inputs).toBe(6);
+    expect(r.best.objective).toBeGreaterThan(r.initial.objective);
+    // The kept objective is the mean over the three judged λ (3e-4, ~9.5e-4, 3e-3).
+    const grid = [3e-4, Math.sqrt(3e-4 * 3e-3), 3e-3];
+    const each = await Promise.all(grid.map(async (l) => evaluate(await env.heldOut(aggPolicy(r.weights, 0.5, l)), l).objective));
+    expect(r.best.objective).toBeCloseTo(each.reduce((a, b) => a + b, 0) / 3, 12);
+    await expect(trainAgg(env, { lambdaRange: [1e-3, 1e-4], iterations: 1 })).rejects.toThrow(/λ range/);
   });
 });
 

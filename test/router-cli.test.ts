@@ -204,6 +204,28 @@ describe('fit-observations, train-agg and calibrate', () => {
     expect(repeated.stderr).toMatch(/repeats a value/);
   });
 
+  it('trains one λ-conditioned network with --lambda-range that agg-lambda sweeps at any λ of the range', async () => {
+    const w = join(dir, 'agg-cond.json');
+    const r = await trim(['train-agg', '--simulate', '--lambda-range', '0.001,0.004', '--iterations', '1', '--episodes', '64', '--held-out', '100', '--hidden', '8', '--out', w]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`One network for λ in [0.001, 0.004]: use it with --policy agg-lambda --weights ${w}`);
+    const parsed = weightSetFromJson(JSON.parse(readFileSync(w, 'utf8')));
+    expect(parsed.checkpoints.map((c) => c.lambdaRange)).toEqual([[0.001, 0.004]]);
+    const out = join(dir, 'sim-agg-cond');
+    const sim = await trim(['simulate', '--policy', 'agg-lambda=0.001,0.0017,0.0031,0.004', '--weights', w, '--baselines', '--problems', '100', '--out', out]);
+    expect(sim.code, sim.stderr).toBe(0);
+    expect(sim.stdout).toMatch(/agg-lambda +0\.0017 /);
+    const outside = await trim(['simulate', '--policy', 'agg-lambda=0.01', '--weights', w, '--problems', '10', '--out', join(dir, 'sim-agg-cond-bad')]);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toMatch(/0\.001…0\.004 \(one λ-conditioned network\)/);
+    const both = await trim(['train-agg', '--simulate', '--lambda', '0.001', '--lambda-range', '0.001,0.004', '--out', join(dir, 'y.json')]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/not both/);
+    const bad = await trim(['train-agg', '--simulate', '--lambda-range', '0.004,0.001', '--out', join(dir, 'y.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--lambda-range takes LO,HI/);
+  });
+
   it('calibrates a knob to a target cost from results or the simulator', async () => {
     const results = join(dir, 'cal');
     await trim(['simulate', '--policy', 'thr=0.2,0.4,0.6,0.8,0.95', '--baselines', '--problems', '400', '--out', results]);

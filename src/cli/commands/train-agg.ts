@@ -27,6 +27,9 @@ step reward −λ·(strong tokens) when the step is regenerated, +1 for a correc
 After every iteration the argmax policy is scored on held-out problems and the best
 accuracy − λ·(mean strong tokens) is kept. Writes the weights as JSON for --policy agg --weights FILE.
 
+  --lambda-range LO,HI  instead of --lambda: ONE network that takes λ as an input, trained over λ drawn
+                    log-uniformly from [LO, HI] per episode (the whole curve from one run); checkpoints
+                    are judged by the mean held-out objective at 5 λ spread over the range
   --lambda L[,L2,…] reward given up per strong token (default ${DEFAULT_PPO.lambda}). Several values train one
                     policy per λ, one after the other, into one checkpoint set for
                     --policy agg-lambda --weights FILE --sweep L1,L2,… (rewritten after each λ)
@@ -47,6 +50,7 @@ const own = {
   simulate: { type: 'boolean' },
   data: { type: 'string' },
   lambda: { type: 'string' },
+  'lambda-range': { type: 'string' },
   out: { type: 'string' },
   iterations: { type: 'string' },
   episodes: { type: 'string' },
@@ -68,7 +72,8 @@ export const command: Command = {
     const v = values as FlagValues;
     if (typeof v.out !== 'string' || !v.out.trim()) throw new UsageError('--out FILE is required.');
     if (!!v.simulate === (typeof v.data === 'string')) throw new UsageError('Give exactly one of --simulate or --data FILE (with the model flags).');
-    const lambdas = lambdaList(v);
+    const range = lambdaRangeOf(v);
+    const lambdas = range ? [range[0]] : lambdaList(v);
     const advantages = v.advantages ?? 'auto';
     if (advantages !== 'auto' && advantages !== 'paired' && advantages !== 'gae') throw new UsageError(`--advantages must be auto, paired or gae; got "${advantages}".`);
     if (advantages === 'paired' && !v.simulate) throw new UsageError('--advantages paired replays problems with the same luck, which only --simulate can; use gae or auto online.');
@@ -81,6 +86,7 @@ export const command: Command = {
       lr: num(v, 'lr', 1e-7, 1) ?? DEFAULT_PPO.lr,
       hidden: int(v, 'hidden', 1, 1024) ?? DEFAULT_PPO.hidden,
       seed: int(v, 'seed', 0, 2 ** 32 - 1) ?? 0,
+      lambdaRange: range,
     };
     const env = v.simulate
       ? simTrainingEnv(simParamsFrom(v), { heldOut: int(v, 'held-out', 1, 10_000_000) ?? 2000, seed: config.seed! })
@@ -115,6 +121,7 @@ export const command: Command = {
     }
     if (lambdas.length > 1)
       process.stdout.write(`Use it with: --policy agg-lambda --weights ${v.out} --sweep ${lambdas.join(',')}\n`);
+    if (range) process.stdout.write(`One network for λ in [${range[0]}, ${range[1]}]: use it with --policy agg-lambda --weights ${v.out} --sweep (any λ in that range)\n`);
     return 0;
   },
 };
@@ -172,6 +179,17 @@ function onlineEnv(v: FlagValues, seed: number): TrainingEnv {
     },
     heldOut: (policy) => solveAll(heldOut, policy, deriveSeed(seed, 'held-out')),
   };
+}
+
+/** --lambda-range LO,HI: one λ-conditioned network for the whole range (exclusive with --lambda). */
+function lambdaRangeOf(v: FlagValues): [number, number] | null {
+  const x = v['lambda-range'];
+  if (x === undefined) return null;
+  if (v.lambda !== undefined) throw new UsageError('Give --lambda (one network per λ) or --lambda-range (one network for the range), not both.');
+  const parts = typeof x === 'string' ? x.split(',').map((s) => Number(s.trim())) : [];
+  if (parts.length !== 2 || !(parts[0]! > 0 && parts[1]! > parts[0]! && parts[1]! <= 1))
+    throw new UsageError(`--lambda-range takes LO,HI with 0 < LO < HI ≤ 1, such as 0.0001,0.01; got "${String(x)}".`);
+  return [parts[0]!, parts[1]!];
 }
 
 /** --lambda: one value or a comma-separated list of distinct values, each in [0, 1]. */

@@ -22,7 +22,7 @@ import { ConfigError, TrimError } from '../errors.ts';
 import { regenerateProbability, aggPolicy } from '../policies/aggregate.ts';
 import { deriveSeed, mulberry32, type Rng } from '../rng.ts';
 import type { RoutingPolicy } from '../types.ts';
-import { AGG_FEATURES, aggFeatures } from './features.ts';
+import { AGG_FEATURES, aggInput } from './features.ts';
 import { Adam, Mlp } from './mlp.ts';
 import type { AggWeights } from './weights.ts';
 
@@ -49,6 +49,13 @@ export interface PpoConfig {
    */
   advantages: 'auto' | 'paired' | 'gae';
   seed: number;
+  /**
+   * When set, one λ-conditioned network is trained for the whole range: every training episode draws its
+   * own λ log-uniformly from [lo, hi], sees it as an input and is rewarded at it; checkpoints are judged
+   * by the mean objective over a log-spaced grid of `judgeLambdas` λ in the range. `lambda` is unused.
+   */
+  lambdaRange: [number, number] | null;
+  judgeLambdas: number;
 }
 
 export const DEFAULT_PPO: PpoConfig = {
@@ -71,6 +78,8 @@ export const DEFAULT_PPO: PpoConfig = {
   maxGradNorm: 0.5,
   advantages: 'auto',
   seed: 0,
+  lambdaRange: null,
+  judgeLambdas: 5,
 };
 
 export interface EpisodeOutcome {
@@ -135,7 +144,7 @@ function stepUniform(salt: number, seed: number, t: number): number {
 }
 
 /** A policy that samples from the actor and records what it saw, per episode seed. */
-function recordingPolicy(actor: Mlp, critic: Mlp, salt: number): { policy: RoutingPolicy; episodes: Map<number, Decision[]> } {
+function recordingPolicy(actor: Mlp, critic: Mlp, salt: number, lambdaOf: (seed: number) => number | null): { policy: RoutingPolicy; episodes: Map<number, Decision[]> } {
   const episodes = new Map<number, Decision[]>();
   const ac = actor.newCache();
   const cc = critic.newCache();
@@ -148,10 +157,11 @@ function recordingPolicy(actor: Mlp, critic: Mlp, salt: number): { policy: Routi
       if (episodes.has(key)) throw new TrainingError(`Two training problems share the episode seed ${key}; give each problem its own seed.`);
       const decisions: Decision[] = [];
       episodes.set(key, decisions);
+      const lambda = lambdaOf(key);
       return {
         plan: () => 'score',
         decide: (o) => {
-          const x = aggFeatures(o);
+          const x = aggInput(o, lambda);
           const pReg = regenerateProbability(actor.forward(x, ac));
           const action: 0 | 1 = stepUniform(salt, key, o.t) < pReg ? 1 : 0;
           const logp = Math.log(Math.max(1e-12, action ? pReg : 1 - pReg));
@@ -182,14 +192,17 @@ async function pairedAdvantages(
   salt: number,
   episodes: Map<number, Decision[]>,
   outcomes: readonly EpisodeOutcome[],
-  lambda: number,
+  lambdaOf: (seed: number) => number | null,
+  fixedLambda: number,
 ): Promise<Map<number, Float64Array>> {
   const ac = actor.newCache();
-  const x = new Float64Array(AGG_FEATURES.length);
   const out = new Map<number, Float64Array>();
   for (const o of outcomes) {
     const ds = episodes.get(o.seed);
     if (!ds) continue; // buildBatch reports it
+    const input = lambdaOf(o.seed);
+    const lambda = input ?? fixedLambda;
+    const x = new Float64Array(AGG_FEATURES.length + (input === null ? 0 : 1));
     const byStep = new Map(ds.map((d) => [d.t, d.action]));
     const r = episodeReturn(o, lambda);
     const adv = new Float64Array(ds.length);
@@ -204,7 +217,7 @@ async function pairedAdvantages(
             let a: number;
             if (obs.t < flipAt) a = byStep.get(obs.t) ?? 0;
             else if (obs.t === flipAt) a = 1 - ds[i]!.action;
-            else a = stepUniform(salt, o.seed, obs.t) < regenerateProbability(actor.forward(aggFeatures(obs, x), ac)) ? 1 : 0;
+            else a = stepUniform(salt, o.seed, obs.t) < regenerateProbability(actor.forward(aggInput(obs, input, x), ac)) ? 1 : 0;
             return a ? 'regenerate' : 'accept';
           },
         }),
@@ -228,7 +241,13 @@ interface Batch {
 }
 
 /** Flattens the episodes into samples; advantages are the paired ones when given, else GAE from the critic. */
-function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly EpisodeOutcome[], c: PpoConfig, paired: Map<number, Float64Array> | null): Batch {
+function buildBatch(
+  episodes: Map<number, Decision[]>,
+  outcomes: readonly EpisodeOutcome[],
+  c: PpoConfig,
+  paired: Map<number, Float64Array> | null,
+  lambdaOf: (seed: number) => number | null,
+): Batch {
   const x: Float64Array[] = [];
   const action: number[] = [];
   const logp: number[] = [];
@@ -238,10 +257,11 @@ function buildBatch(episodes: Map<number, Decision[]>, outcomes: readonly Episod
   for (const out of outcomes) {
     const ds = episodes.get(out.seed);
     if (!ds) throw new TrainingError(`The environment reported episode seed ${out.seed}, which the policy never started.`);
+    const lambda = lambdaOf(out.seed) ?? c.lambda;
     const rewards = ds.map((d) => {
       if (!d.action) return 0;
       const step = out.steps[d.t - 1];
-      return step && step.source === 'strong' ? -c.lambda * step.tokens : 0;
+      return step && step.source === 'strong' ? -lambda * step.tokens : 0;
     });
     if (rewards.length) rewards[rewards.length - 1]! += out.correct ? 1 : 0;
     returns += rewards.reduce((a, b) => a + b, 0) + (rewards.length ? 0 : out.correct ? 1 : 0);
@@ -352,6 +372,11 @@ export function checkPpoConfig(c: PpoConfig): PpoConfig {
   if (!(c.gamma > 0 && c.gamma <= 1)) throw new ConfigError(`γ must be in (0, 1], got ${c.gamma}.`);
   if (!(c.gaeLambda >= 0 && c.gaeLambda <= 1)) throw new ConfigError(`The GAE λ must be in [0, 1], got ${c.gaeLambda}.`);
   if (!['auto', 'paired', 'gae'].includes(c.advantages)) throw new ConfigError(`PPO advantages must be auto, paired or gae, got ${c.advantages}.`);
+  if (c.lambdaRange !== null) {
+    const [lo, hi] = c.lambdaRange;
+    if (!(lo > 0 && hi > lo && hi <= 1)) throw new ConfigError(`The λ range must be 0 < lo < hi ≤ 1, got [${lo}, ${hi}].`);
+    if (!(Number.isInteger(c.judgeLambdas) && c.judgeLambdas >= 2)) throw new ConfigError(`judgeLambdas must be an integer ≥ 2, got ${c.judgeLambdas}.`);
+  }
   return c;
 }
 
@@ -370,18 +395,30 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
     throw new ConfigError('Paired advantages replay training problems, which only the simulator can do; use advantages "gae" (or "auto") online.');
   const replayable = c.advantages !== 'gae' && env.replay ? (env as TrainingEnv & Required<Pick<TrainingEnv, 'replay'>>) : null;
   const rng = mulberry32(deriveSeed(c.seed, 'ppo'));
-  const shape = { inputs: AGG_FEATURES.length, hidden: c.hidden };
+  const range = c.lambdaRange;
+  const shape = { inputs: AGG_FEATURES.length + (range ? 1 : 0), hidden: c.hidden };
+  // λ of a training episode: log-uniform over the range, drawn from (iteration, episode) so replays agree.
+  const lambdaFor = (salt: number) => (seed: number) =>
+    range ? range[0] * (range[1] / range[0]) ** stepUniform(salt ^ 0x5bd1e995, seed, 0) : null;
+  const judged = range ? Array.from({ length: c.judgeLambdas }, (_, i) => range[0] * (range[1] / range[0]) ** (i / (c.judgeLambdas - 1))) : [c.lambda];
   const actor = new Mlp({ ...shape, outputs: 2 }).init(rng, 0.01);
   const critic = new Mlp({ ...shape, outputs: 1 }).init(rng, 1);
   const opt = { actor: new Adam(actor.params.length, c.lr), critic: new Adam(critic.params.length, c.lr) };
   const snapshot = (): AggWeights => ({
-    lambda: c.lambda,
+    lambda: range ? range[0] : c.lambda,
+    ...(range ? { lambdaRange: [range[0], range[1]] as [number, number] } : {}),
     hidden: c.hidden,
     actor: new Mlp(actor.shape, actor.params.slice()),
     critic: new Mlp(critic.shape, critic.params.slice()),
     training: {},
   });
-  const judge = async (w: AggWeights) => evaluate(await env.heldOut(aggPolicy(w)), c.lambda);
+  // A conditioned network is judged over the range: the mean held-out objective at the grid's λ.
+  const judge = async (w: AggWeights): Promise<Evaluation> => {
+    const evals: Evaluation[] = [];
+    for (const lambda of judged) evals.push(evaluate(await env.heldOut(aggPolicy(w, 0.5, range ? lambda : undefined)), lambda));
+    const mean = (f: (e: Evaluation) => number) => evals.reduce((s, e) => s + f(e), 0) / evals.length;
+    return { accuracy: mean((e) => e.accuracy), strongTokens: mean((e) => e.strongTokens), objective: mean((e) => e.objective) };
+  };
 
   let best = snapshot();
   const initial = await judge(best);
@@ -391,11 +428,12 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
   for (let it = 1; it <= c.iterations; it++) {
     const t0 = Date.now();
     const salt = deriveSeed(c.seed, `sample-${it}`);
-    const { policy, episodes } = recordingPolicy(actor, critic, salt);
+    const lambdaOf = lambdaFor(salt);
+    const { policy, episodes } = recordingPolicy(actor, critic, salt, lambdaOf);
     const outcomes = await env.train(policy, it, c.episodesPerIteration);
     if (c.anneal) opt.actor.lr = opt.critic.lr = c.lr * (1 - (it - 1) / c.iterations);
-    const paired = replayable ? await pairedAdvantages(replayable, actor, salt, episodes, outcomes, c.lambda) : null;
-    const batch = buildBatch(episodes, outcomes, c, paired);
+    const paired = replayable ? await pairedAdvantages(replayable, actor, salt, episodes, outcomes, lambdaOf, c.lambda) : null;
+    const batch = buildBatch(episodes, outcomes, c, paired, lambdaOf);
     if (batch.x.length > 0) update(actor, critic, opt, batch, c, rng);
     const current = snapshot();
     const heldOut = await judge(current);

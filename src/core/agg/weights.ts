@@ -5,7 +5,7 @@
 // policy per λ, as the paper does, so the curve travels as one file.
 
 import { TrimError } from '../errors.ts';
-import { AGG_FEATURES } from './features.ts';
+import { AGG_FEATURES, AGG_LAMBDA_FEATURE } from './features.ts';
 import { Mlp, type MlpShape } from './mlp.ts';
 
 export const WEIGHTS_FORMAT = 'trim-agg-weights';
@@ -15,7 +15,10 @@ export const WEIGHT_SET_FORMAT = 'trim-agg-weight-set';
 export class WeightsError extends TrimError {}
 
 export interface AggWeights {
+  /** The λ it was trained at; for a λ-conditioned network, the low end of its range. */
   lambda: number;
+  /** Set for one network conditioned on λ (an input), trained over this range: it serves any λ in it. */
+  lambdaRange?: [number, number];
   hidden: number;
   actor: Mlp;
   critic: Mlp;
@@ -61,9 +64,10 @@ export function weightsToJson(w: AggWeights): unknown {
   return {
     format: WEIGHTS_FORMAT,
     version: 1,
-    features: [...AGG_FEATURES],
+    features: w.lambdaRange ? [...AGG_FEATURES, AGG_LAMBDA_FEATURE] : [...AGG_FEATURES],
     architecture: { hidden: [w.hidden, w.hidden], layerNorm: true, activation: 'tanh', actions: ['accept', 'regenerate'] },
     lambda: w.lambda,
+    ...(w.lambdaRange ? { lambdaRange: w.lambdaRange } : {}),
     training: w.training,
     actor: netToJson(w.actor),
     critic: netToJson(w.critic),
@@ -79,8 +83,17 @@ export function weightsFromJson(j: unknown, where = 'The weights file'): AggWeig
   if (o.format !== WEIGHTS_FORMAT) fail(`"format" must be "${WEIGHTS_FORMAT}"`);
   if (o.version !== 1) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1)`);
   const feats = o.features;
-  if (!Array.isArray(feats) || feats.join(',') !== AGG_FEATURES.join(','))
-    fail(`"features" must be ${JSON.stringify(AGG_FEATURES)} (weights for other features cannot be used)`);
+  const conditioned = Array.isArray(feats) && feats.join(',') === [...AGG_FEATURES, AGG_LAMBDA_FEATURE].join(',');
+  if (!Array.isArray(feats) || (!conditioned && feats.join(',') !== AGG_FEATURES.join(',')))
+    fail(`"features" must be ${JSON.stringify(AGG_FEATURES)}, or with "${AGG_LAMBDA_FEATURE}" after them for a λ-conditioned network (weights for other features cannot be used)`);
+  let lambdaRange: [number, number] | undefined;
+  if (conditioned) {
+    const r = o.lambdaRange as unknown[];
+    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !((r[0] as number) > 0 && (r[1] as number) > (r[0] as number)))
+      fail('"lambdaRange" must be [lo, hi] with 0 < lo < hi for a λ-conditioned network');
+    lambdaRange = [r[0] as number, r[1] as number];
+  }
+  const inputs = AGG_FEATURES.length + (conditioned ? 1 : 0);
   const arch = o.architecture as Record<string, unknown> | undefined;
   const hidden = Array.isArray(arch?.hidden) ? (arch!.hidden as unknown[])[0] : undefined;
   if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1 || hidden > 1024) fail('"architecture.hidden" must be [n, n] with 1 ≤ n ≤ 1024');
@@ -89,9 +102,10 @@ export function weightsFromJson(j: unknown, where = 'The weights file'): AggWeig
   const h = hidden as number;
   return {
     lambda: lambda as number,
+    ...(lambdaRange ? { lambdaRange } : {}),
     hidden: h,
-    actor: netFromJson(o.actor, { inputs: AGG_FEATURES.length, hidden: h, outputs: 2 }, 'actor', fail),
-    critic: netFromJson(o.critic, { inputs: AGG_FEATURES.length, hidden: h, outputs: 1 }, 'critic', fail),
+    actor: netFromJson(o.actor, { inputs, hidden: h, outputs: 2 }, 'actor', fail),
+    critic: netFromJson(o.critic, { inputs, hidden: h, outputs: 1 }, 'critic', fail),
     training: o.training && typeof o.training === 'object' ? (o.training as Record<string, unknown>) : {},
   };
 }
@@ -123,10 +137,13 @@ export function weightSetFromJson(j: unknown, where = 'The weights file'): AggWe
 
 /** The checkpoint trained at λ (to a relative 1e-9, so "3e-4" finds 0.0003), or an error listing the λ there are. */
 export function checkpointAt(set: AggWeightSet, lambda: number): AggWeights {
-  const w = set.checkpoints.find((c) => Math.abs(c.lambda - lambda) <= 1e-9 * Math.max(Math.abs(lambda), Math.abs(c.lambda)));
+  // A λ-conditioned network serves every λ of its range (a little rounding at the ends is allowed).
+  const conditioned = set.checkpoints.find((c) => c.lambdaRange && lambda >= c.lambdaRange[0] * (1 - 1e-9) && lambda <= c.lambdaRange[1] * (1 + 1e-9));
+  if (conditioned) return conditioned;
+  const w = set.checkpoints.find((c) => !c.lambdaRange && Math.abs(c.lambda - lambda) <= 1e-9 * Math.max(Math.abs(lambda), Math.abs(c.lambda)));
   if (!w)
     throw new WeightsError(
-      `No TRIM-Agg policy was trained at λ = ${lambda}; the weights hold λ = ${set.checkpoints.map((c) => c.lambda).join(', ')}. ` +
+      `No TRIM-Agg policy was trained at λ = ${lambda}; the weights hold λ = ${set.checkpoints.map((c) => (c.lambdaRange ? `${c.lambdaRange[0]}…${c.lambdaRange[1]} (one λ-conditioned network)` : c.lambda)).join(', ')}. ` +
         'Pick one of those, or train that λ with "trim train-agg".',
     );
   return w;

@@ -7,7 +7,7 @@
 //   moving one network's threshold away from 0.5 leaves the point it was trained for.
 
 import { ConfigError } from '../errors.ts';
-import { aggFeatures } from '../agg/features.ts';
+import { aggInput } from '../agg/features.ts';
 import type { Mlp } from '../agg/mlp.ts';
 import { checkpointAt, weightSetFromJson, type AggWeights, type AggWeightSet } from '../agg/weights.ts';
 import { checkObservation } from '../observation-check.ts';
@@ -18,9 +18,9 @@ export function regenerateProbability(logits: ArrayLike<number>): number {
   return 1 / (1 + Math.exp(logits[0]! - logits[1]!));
 }
 
-function actorPolicy(actor: Mlp, id: string, knob: number, k: number): RoutingPolicy {
+function actorPolicy(actor: Mlp, id: string, knob: number, k: number, lambda: number | null = null): RoutingPolicy {
   const cache = actor.newCache();
-  const x = new Float64Array(5);
+  const x = new Float64Array(actor.shape.inputs);
   return {
     id,
     knob,
@@ -28,21 +28,24 @@ function actorPolicy(actor: Mlp, id: string, knob: number, k: number): RoutingPo
       plan: () => 'score',
       decide: (o) => {
         checkObservation(o);
-        const pAccept = 1 - regenerateProbability(actor.forward(aggFeatures(o, x), cache));
+        const pAccept = 1 - regenerateProbability(actor.forward(aggInput(o, lambda, x), cache));
         return pAccept < k ? 'regenerate' : 'accept';
       },
     }),
   };
 }
 
-export function aggPolicy(weights: AggWeights, k = 0.5): RoutingPolicy {
+/** One network; a λ-conditioned one decides at `lambda` (default: the middle of its range, geometrically). */
+export function aggPolicy(weights: AggWeights, k = 0.5, lambda?: number): RoutingPolicy {
   if (!(k >= 0 && k <= 1)) throw new ConfigError(`The agg decision threshold must be in [0, 1], got ${k}.`);
-  return actorPolicy(weights.actor, 'agg', k, k);
+  const r = weights.lambdaRange;
+  return actorPolicy(weights.actor, 'agg', k, k, r ? (lambda ?? Math.sqrt(r[0] * r[1])) : null);
 }
 
-/** The argmax of the checkpoint trained at λ. */
+/** The argmax of the checkpoint trained at λ, or of the λ-conditioned network given λ as its input. */
 export function aggLambdaPolicy(set: AggWeightSet, lambda: number): RoutingPolicy {
-  return actorPolicy(checkpointAt(set, lambda).actor, 'agg-lambda', lambda, 0.5);
+  const w = checkpointAt(set, lambda);
+  return actorPolicy(w.actor, 'agg-lambda', lambda, 0.5, w.lambdaRange ? lambda : null);
 }
 
 /** Reads `artefacts.weights` (parsed JSON or loaded weights) for `agg`: one network. */
