@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AGG_FEATURES, aggFeatures, aggInput, lambdaFeature } from '../src/core/agg/features.ts';
 import { Adam, Mlp } from '../src/core/agg/mlp.ts';
-import { evaluate, trainAgg, type EpisodeOutcome, type TrainingEnv } from '../src/core/agg/ppo.ts';
+import { evaluate, stepCost, trainAgg, type EpisodeOutcome, type TrainingEnv } from '../src/core/agg/ppo.ts';
 import { weightSetFromJson, weightSetToJson, weightsFromJson, weightsToJson, type AggWeights } from '../src/core/agg/weights.ts';
 import { aggLambdaPolicy, aggPolicy } from '../src/core/policies/aggregate.ts';
 import { createPolicy } from '../src/core/policies/index.ts';
@@ -186,6 +186,29 @@ describe('PPO for TRIM-Agg', () => {
     expect(aggPolicy(w, 0).episode().decide(o)).toBe('accept');
     expect(aggPolicy(w, 1).episode().decide(o)).toBe('regenerate');
     expect(() => aggPolicy(w, 0.5).episode().decide({ ...o, score: Infinity })).toThrow(/PRM score/);
+  });
+});
+
+describe('TRIM-Agg priced in characters sent', () => {
+  it('evaluates and rewards what left the device for each step', () => {
+    const outcomes: EpisodeOutcome[] = [
+      { seed: 1, correct: true, steps: [{ source: 'weak', tokens: 10, sent: 300 }, { source: 'strong', tokens: 20, sent: 900 }] },
+      { seed: 2, correct: false, steps: [{ source: 'weak', tokens: 10 }, { source: 'weak', tokens: 30 }] },
+    ];
+    // tokens: mean strong tokens 10 → 0.5 − 0.01·10; sent: mean characters (1200 + 0)/2 = 600 → 0.5 − 0.0001·600.
+    expect(evaluate(outcomes, 0.01)).toEqual({ accuracy: 0.5, strongTokens: 10, objective: 0.5 - 0.1 });
+    expect(evaluate(outcomes, 1e-4, 'sent').objective).toBeCloseTo(0.5 - 0.06, 12);
+    expect(stepCost({ source: 'strong', tokens: 20, sent: 900 }, 'sent')).toBe(900);
+    expect(stepCost({ source: 'strong', tokens: 20, sent: 900 }, 'tokens')).toBe(20);
+    expect(stepCost({ source: 'weak', tokens: 20 }, 'sent')).toBe(0);
+  });
+
+  it('trains in the simulator with cost sent (late steps dearer), judged on characters', async () => {
+    const env = simTrainingEnv(resolveSimParams({}), { heldOut: 300, seed: 4 });
+    const r = await trainAgg(env, { cost: 'sent', lambda: 1e-4, hidden: 16, iterations: 4, episodesPerIteration: 300, epochs: 4, minibatch: 64, lr: 3e-3, seed: 1 });
+    expect(r.best.objective).toBeGreaterThan(r.initial.objective);
+    expect(evaluate(await env.heldOut(aggPolicy(r.weights)), 1e-4, 'sent')).toEqual(r.best);
+    await expect(trainAgg(env, { cost: 'chars' as 'sent', iterations: 1 })).rejects.toThrow(/tokens or sent/);
   });
 });
 

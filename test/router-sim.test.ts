@@ -165,6 +165,43 @@ describe('running real policies on the simulator', () => {
   });
 });
 
+describe('characters sent in the simulator (--cost sent)', () => {
+  it('charges each remote request the problem and the accepted prefix, and a remote PRM the draft too', () => {
+    const params = resolveSimParams({ sent: { problemChars: 100, charsPerToken: 2, prmRemote: 0 } });
+    const w = createWorld(params, 20, 3);
+    // Strong-only, PRM on the device: step t sends 100 + 2·(tokens of steps 1…t−1).
+    const strong = runProblem(w, 0, parsePolicySpec('strong-only'));
+    const t = strong.steps.map((s) => s.tokens);
+    expect(strong.steps[0]!.sent).toBe(100);
+    expect(strong.steps[1]!.sent).toBe(100 + 2 * t[0]!);
+    expect(strong.steps[2]!.sent).toBe(100 + 2 * (t[0]! + t[1]!));
+    expect(strong.sentChars).toBe(strong.steps.reduce((a, s) => a + s.sent!, 0));
+    expect(runProblem(w, 0, parsePolicySpec('weak-only')).sentChars).toBe(0);
+    // Thr with a remote PRM: every step pays its scoring request (prefix + draft), a strong one its request too.
+    const remote = createWorld(resolveSimParams({ sent: { problemChars: 100, charsPerToken: 2, prmRemote: 1 } }), 20, 3);
+    for (let i = 0; i < 20; i++) {
+      const row = runProblem(remote, i, parsePolicySpec('thr:0.6'));
+      let prefix = 100;
+      for (const s of row.steps) {
+        const draft = s.source === 'strong' ? s.draft!.tokens : s.tokens;
+        expect(s.sent).toBe(prefix + 2 * draft + (s.source === 'strong' ? prefix : 0));
+        prefix += 2 * s.tokens;
+      }
+    }
+    expect(() => resolveSimParams({ sent: { prmRemote: 2 } })).toThrow(/sent\.prmRemote/);
+  });
+
+  it('gives trim simulate\'s summary its share of characters sent', () => {
+    const w = createWorld(DEFAULT_SIM_PARAMS, 300, 1);
+    const rows = ['weak-only', 'strong-only', 'thr:0.5'].flatMap((s) => runWorld(w, parsePolicySpec(s)));
+    const s = buildSummary(rows, { cost: 'sent' });
+    const p = s.policies[0]!.points[0]!;
+    expect(p.sentShare).toBeGreaterThan(0);
+    expect(p.sentShare).toBeLessThan(1);
+    expect(p.cost).toBe(p.sentShare);
+  });
+});
+
 describe('fitting the simulator to traces', () => {
   it('recovers p_w, p_s, the score distributions and the lucky rate from mixed-policy traces', () => {
     // Difficulty at the defaults: it spreads the observed scores, and the fit must take that share out.

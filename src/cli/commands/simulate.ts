@@ -31,6 +31,8 @@ see src/core/sim/README.md) and writes what "trim eval" writes, with the same ta
   --problems N       simulated problems (default 2000); every operating point runs the same ones
   --seed N           seed of the simulated problems (default 0)
   --out DIR          writes DIR/results.jsonl, DIR/summary.json, DIR/curve.svg, DIR/params.json
+  --cost tokens|sent the summary's cost axis: strong tokens (default) or characters sent off the device
+                     (the simulator's "sent" parameters: problem and prefix with every strong request)
 ${simParamsUsage}${policyArtefactsUsage}
 Example:
   trim simulate --policy thr=0.3,0.5,0.7,0.8,0.9 --policy pomdp=0.0002,0.0008,0.003 \\
@@ -70,7 +72,9 @@ export const command: Command = {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'results.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     writeFileSync(join(out, 'params.json'), JSON.stringify({ problems, seed, params }, null, 2) + '\n');
-    const summary = buildSummary(rows);
+    const cost = values.cost ?? 'tokens';
+    if (cost !== 'tokens' && cost !== 'sent') throw new UsageError(`--cost must be tokens or sent; got "${cost}".`);
+    const summary = buildSummary(rows, { cost });
     writeFileSync(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     writeFileSync(join(out, 'curve.svg'), renderCurveSvg(summary));
     process.stdout.write(formatTable(summary));
@@ -90,6 +94,7 @@ function parse(argv: string[]) {
     problems: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
+    cost: { type: 'string' },
     ...simParamsOptions,
     ...policyArtefactOptions,
   });

@@ -27,6 +27,10 @@ step reward −λ·(strong tokens) when the step is regenerated, +1 for a correc
 After every iteration the argmax policy is scored on held-out problems and the best
 accuracy − λ·(mean strong tokens) is kept. Writes the weights as JSON for --policy agg --weights FILE.
 
+  --cost tokens|sent  what λ prices: strong tokens of a regenerated step (default), or the characters
+                    sent off the device for the step (the accepted prefix with every strong request, a
+                    remote PRM's requests too; in the simulator, its "sent" parameters); λ is
+                    then a price per character, far smaller than per token
   --lambda-range LO,HI  instead of --lambda: ONE network that takes λ as an input, trained over λ drawn
                     log-uniformly from [LO, HI] per episode (the whole curve from one run); checkpoints
                     are judged by the mean held-out objective at 5 λ spread over the range
@@ -51,6 +55,7 @@ const own = {
   data: { type: 'string' },
   lambda: { type: 'string' },
   'lambda-range': { type: 'string' },
+  cost: { type: 'string' },
   out: { type: 'string' },
   iterations: { type: 'string' },
   episodes: { type: 'string' },
@@ -87,6 +92,7 @@ export const command: Command = {
       hidden: int(v, 'hidden', 1, 1024) ?? DEFAULT_PPO.hidden,
       seed: int(v, 'seed', 0, 2 ** 32 - 1) ?? 0,
       lambdaRange: range,
+      cost: costOf(v),
     };
     const env = v.simulate
       ? simTrainingEnv(simParamsFrom(v), { heldOut: int(v, 'held-out', 1, 10_000_000) ?? 2000, seed: config.seed! })
@@ -179,6 +185,13 @@ function onlineEnv(v: FlagValues, seed: number): TrainingEnv {
     },
     heldOut: (policy) => solveAll(heldOut, policy, deriveSeed(seed, 'held-out')),
   };
+}
+
+/** --cost tokens|sent: what λ prices. */
+function costOf(v: FlagValues): 'tokens' | 'sent' {
+  const x = v.cost ?? 'tokens';
+  if (x !== 'tokens' && x !== 'sent') throw new UsageError(`--cost must be tokens or sent; got "${String(x)}".`);
+  return x;
 }
 
 /** --lambda-range LO,HI: one λ-conditioned network for the whole range (exclusive with --lambda). */

@@ -56,6 +56,12 @@ export interface PpoConfig {
    */
   lambdaRange: [number, number] | null;
   judgeLambdas: number;
+  /**
+   * What λ prices: 'tokens', the strong tokens of a regenerated step (TRIM's cost), or 'sent', the
+   * characters that left the device for the step (a strong request carries the whole accepted prefix,
+   * so a late step costs more than an early one; a remote PRM's requests count too).
+   */
+  cost: 'tokens' | 'sent';
 }
 
 export const DEFAULT_PPO: PpoConfig = {
@@ -80,13 +86,20 @@ export const DEFAULT_PPO: PpoConfig = {
   seed: 0,
   lambdaRange: null,
   judgeLambdas: 5,
+  cost: 'tokens',
 };
 
 export interface EpisodeOutcome {
   /** The seed the policy's episode was created with (how decisions find their problem). */
   seed: number;
   correct: boolean;
-  steps: readonly { source: 'weak' | 'strong'; tokens: number }[];
+  /** `sent`: characters that left the device for the step (needed with cost 'sent'; absent = none). */
+  steps: readonly { source: 'weak' | 'strong'; tokens: number; sent?: number }[];
+}
+
+/** A step's cost on the chosen axis. */
+export function stepCost(st: EpisodeOutcome['steps'][number], cost: PpoConfig['cost']): number {
+  return cost === 'sent' ? (st.sent ?? 0) : st.source === 'strong' ? st.tokens : 0;
 }
 
 export interface TrainingEnv {
@@ -127,11 +140,12 @@ interface Decision {
   value: number;
 }
 
-export function evaluate(outcomes: readonly EpisodeOutcome[], lambda: number): Evaluation {
+export function evaluate(outcomes: readonly EpisodeOutcome[], lambda: number, cost: PpoConfig['cost'] = 'tokens'): Evaluation {
   if (outcomes.length === 0) throw new TrainingError('No held-out problems were solved: nothing to evaluate the policy on.');
   const accuracy = outcomes.filter((o) => o.correct).length / outcomes.length;
   const strongTokens = outcomes.reduce((s, o) => s + o.steps.reduce((a, st) => a + (st.source === 'strong' ? st.tokens : 0), 0), 0) / outcomes.length;
-  return { accuracy, strongTokens, objective: accuracy - lambda * strongTokens };
+  const spent = cost === 'tokens' ? strongTokens : outcomes.reduce((s, o) => s + o.steps.reduce((a, st) => a + stepCost(st, cost), 0), 0) / outcomes.length;
+  return { accuracy, strongTokens, objective: accuracy - lambda * spent };
 }
 
 /**
@@ -175,10 +189,10 @@ function recordingPolicy(actor: Mlp, critic: Mlp, salt: number, lambdaOf: (seed:
 }
 
 /** The episode's return: +1 for a correct answer, −λ per strong token. */
-function episodeReturn(out: EpisodeOutcome, lambda: number): number {
-  let tokens = 0;
-  for (const st of out.steps) if (st.source === 'strong') tokens += st.tokens;
-  return (out.correct ? 1 : 0) - lambda * tokens;
+function episodeReturn(out: EpisodeOutcome, lambda: number, cost: PpoConfig['cost']): number {
+  let spent = 0;
+  for (const st of out.steps) spent += stepCost(st, cost);
+  return (out.correct ? 1 : 0) - lambda * spent;
 }
 
 /**
@@ -194,6 +208,7 @@ async function pairedAdvantages(
   outcomes: readonly EpisodeOutcome[],
   lambdaOf: (seed: number) => number | null,
   fixedLambda: number,
+  cost: PpoConfig['cost'],
 ): Promise<Map<number, Float64Array>> {
   const ac = actor.newCache();
   const out = new Map<number, Float64Array>();
@@ -204,7 +219,7 @@ async function pairedAdvantages(
     const lambda = input ?? fixedLambda;
     const x = new Float64Array(AGG_FEATURES.length + (input === null ? 0 : 1));
     const byStep = new Map(ds.map((d) => [d.t, d.action]));
-    const r = episodeReturn(o, lambda);
+    const r = episodeReturn(o, lambda, cost);
     const adv = new Float64Array(ds.length);
     for (let i = 0; i < ds.length; i++) {
       const flipAt = ds[i]!.t;
@@ -222,7 +237,7 @@ async function pairedAdvantages(
           },
         }),
       };
-      const rFlipped = episodeReturn(await env.replay(flipped, o.seed), lambda);
+      const rFlipped = episodeReturn(await env.replay(flipped, o.seed), lambda, cost);
       adv[i] = (1 - Math.exp(ds[i]!.logp)) * (r - rFlipped);
     }
     out.set(o.seed, adv);
@@ -258,10 +273,12 @@ function buildBatch(
     const ds = episodes.get(out.seed);
     if (!ds) throw new TrainingError(`The environment reported episode seed ${out.seed}, which the policy never started.`);
     const lambda = lambdaOf(out.seed) ?? c.lambda;
+    // Each decision pays for its step: the strong tokens of a regeneration, or every character sent
+    // for the step (with a remote PRM an accepted step costs its scoring request).
     const rewards = ds.map((d) => {
-      if (!d.action) return 0;
       const step = out.steps[d.t - 1];
-      return step && step.source === 'strong' ? -lambda * step.tokens : 0;
+      if (!step || (c.cost === 'tokens' && !d.action)) return 0;
+      return -lambda * stepCost(step, c.cost);
     });
     if (rewards.length) rewards[rewards.length - 1]! += out.correct ? 1 : 0;
     returns += rewards.reduce((a, b) => a + b, 0) + (rewards.length ? 0 : out.correct ? 1 : 0);
@@ -372,6 +389,7 @@ export function checkPpoConfig(c: PpoConfig): PpoConfig {
   if (!(c.gamma > 0 && c.gamma <= 1)) throw new ConfigError(`γ must be in (0, 1], got ${c.gamma}.`);
   if (!(c.gaeLambda >= 0 && c.gaeLambda <= 1)) throw new ConfigError(`The GAE λ must be in [0, 1], got ${c.gaeLambda}.`);
   if (!['auto', 'paired', 'gae'].includes(c.advantages)) throw new ConfigError(`PPO advantages must be auto, paired or gae, got ${c.advantages}.`);
+  if (c.cost !== 'tokens' && c.cost !== 'sent') throw new ConfigError(`The PPO cost must be tokens or sent, got ${String(c.cost)}.`);
   if (c.lambdaRange !== null) {
     const [lo, hi] = c.lambdaRange;
     if (!(lo > 0 && hi > lo && hi <= 1)) throw new ConfigError(`The λ range must be 0 < lo < hi ≤ 1, got [${lo}, ${hi}].`);
@@ -415,7 +433,7 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
   // A conditioned network is judged over the range: the mean held-out objective at the grid's λ.
   const judge = async (w: AggWeights): Promise<Evaluation> => {
     const evals: Evaluation[] = [];
-    for (const lambda of judged) evals.push(evaluate(await env.heldOut(aggPolicy(w, 0.5, range ? lambda : undefined)), lambda));
+    for (const lambda of judged) evals.push(evaluate(await env.heldOut(aggPolicy(w, 0.5, range ? lambda : undefined)), lambda, c.cost));
     const mean = (f: (e: Evaluation) => number) => evals.reduce((s, e) => s + f(e), 0) / evals.length;
     return { accuracy: mean((e) => e.accuracy), strongTokens: mean((e) => e.strongTokens), objective: mean((e) => e.objective) };
   };
@@ -432,7 +450,7 @@ export async function trainAgg(env: TrainingEnv, config: Partial<PpoConfig> = {}
     const { policy, episodes } = recordingPolicy(actor, critic, salt, lambdaOf);
     const outcomes = await env.train(policy, it, c.episodesPerIteration);
     if (c.anneal) opt.actor.lr = opt.critic.lr = c.lr * (1 - (it - 1) / c.iterations);
-    const paired = replayable ? await pairedAdvantages(replayable, actor, salt, episodes, outcomes, lambdaOf, c.lambda) : null;
+    const paired = replayable ? await pairedAdvantages(replayable, actor, salt, episodes, outcomes, lambdaOf, c.lambda, c.cost) : null;
     const batch = buildBatch(episodes, outcomes, c, paired, lambdaOf);
     if (batch.x.length > 0) update(actor, critic, opt, batch, c, rng);
     const current = snapshot();

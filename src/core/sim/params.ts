@@ -31,6 +31,12 @@ export interface SimParams {
   tokens: { weak: LogNormal; strong: LogNormal; correlation: number; difficulty: number };
   /** P(final answer correct | some step was wrong): lucky answers exist in real data. */
   lucky: number;
+  /**
+   * Characters that leave the device (the privacy cost, `--cost sent`): a strong request carries the
+   * problem and the whole accepted prefix, a remote PRM's request (`prmRemote` 1) the prefix and the
+   * draft; text is `charsPerToken` characters per token.
+   */
+  sent: { problemChars: number; charsPerToken: number; prmRemote: number };
 }
 
 export interface LogNormal {
@@ -65,6 +71,9 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
   },
   tokens: { weak: { logMean: 3.91, logSd: 0.7 }, strong: { logMean: 3.91, logSd: 0.7 }, correlation: 0.7, difficulty: 0.1 },
   lucky: 0.147,
+  // 3.5 characters per token is the ratio the token defaults were derived with; the problem length is
+  // chosen (a MATH problem is a few hundred characters). The PRM runs on the device by default.
+  sent: { problemChars: 250, charsPerToken: 3.5, prmRemote: 0 },
 };
 
 /** Fills missing fields from the defaults and checks every value; throws ConfigError naming the field. */
@@ -95,6 +104,9 @@ export function resolveSimParams(partial: unknown = {}): SimParams {
   }
   if (!(p.tokens.correlation >= 0 && p.tokens.correlation <= 1)) bad('tokens.correlation', p.tokens.correlation, 'in [0, 1]');
   if (!Number.isFinite(p.tokens.difficulty)) bad('tokens.difficulty', p.tokens.difficulty, 'a finite number');
+  if (!(p.sent.problemChars >= 0 && p.sent.problemChars <= 1e7)) bad('sent.problemChars', p.sent.problemChars, 'in [0, 1e7]');
+  if (!(p.sent.charsPerToken > 0 && p.sent.charsPerToken <= 100)) bad('sent.charsPerToken', p.sent.charsPerToken, 'in (0, 100]');
+  if (p.sent.prmRemote !== 0 && p.sent.prmRemote !== 1) bad('sent.prmRemote', p.sent.prmRemote, '0 (PRM on the device) or 1 (remote PRM)');
   return p;
 }
 

@@ -12,6 +12,8 @@ export interface SimStep {
   tokens: number;
   /** The scored weak draft a strong step replaced. */
   draft?: { score: number; tokens: number };
+  /** Characters that left the device for this step (strong request, remote PRM); absent when none did. */
+  sent?: number;
 }
 
 /** A results.jsonl row of `trim eval` (src/eval/summary.ts ResultRow), for a simulated problem. */
@@ -31,6 +33,8 @@ export interface SimRow {
   finish: 'boxed';
   discardedTokens: number;
   prmCalls: number;
+  /** Characters sent off the device for the whole problem (params.sent's model). */
+  sentChars: number;
   seed: number;
 }
 
@@ -51,6 +55,10 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
   let strongCalls = 0;
   let discardedTokens = 0;
   let prmCalls = 0;
+  const text = w.params.sent;
+  // Characters of the problem and the accepted prefix: what every remote request carries.
+  let prefixChars = text.problemChars;
+  let sentChars = 0;
 
   for (let t = 1; t <= n; t++) {
     const k = first + t - 1;
@@ -59,8 +67,10 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
     const plan = episode.plan(t);
     let useStrong = plan === 'strong';
     let draftScore: number | null = null;
+    let sent = 0;
     if (plan === 'score') {
       prmCalls++;
+      if (text.prmRemote) sent += prefixChars + w.weakTokens[k]! * text.charsPerToken;
       draftScore = w.weakScore[3 * k + weakState]!;
       const o: Observation = { t, score: draftScore, previous: previous.slice(), draftTokens: w.weakTokens[k]!, strongTokens, budgetLeft: null };
       useStrong = episode.decide(o) === 'regenerate';
@@ -76,6 +86,7 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
       keptScore = w.strongScore[3 * k + keptState]!;
       kept = { source: 'strong', score: null, tokens: w.strongTokens[k]! };
       if (draftScore !== null) kept.draft = { score: draftScore, tokens: w.weakTokens[k]! };
+      sent += prefixChars;
       strongTokens += kept.tokens;
       strongCalls++;
     } else {
@@ -85,6 +96,9 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
       weakTokens += kept.tokens;
       if (draftScore !== null) scoredUpTo = steps.length + 1;
     }
+    if (sent > 0) kept.sent = sent;
+    sentChars += sent;
+    prefixChars += kept.tokens * text.charsPerToken;
     steps.push(kept);
     previous.push(keptScore);
     if (keptState !== StepState.Ok) broken = true;
@@ -104,6 +118,7 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
     finish: 'boxed',
     discardedTokens,
     prmCalls,
+    sentChars,
     seed,
   };
 }
