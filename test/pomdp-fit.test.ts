@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BeliefTracker } from '../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type LabelledTrace, type TraceStepLabel, type TracedStep } from '../src/core/pomdp/fit.ts';
-import { modelCell, observationModelFromJson, observationModelToJson } from '../src/core/pomdp/observations.ts';
+import { beliefCell, modelCell, observationModelFromJson, observationModelToJson } from '../src/core/pomdp/observations.ts';
 import { DEFAULT_PS } from '../src/core/pomdp/model.ts';
 import { pomdpPolicy } from '../src/core/policies/pomdp.ts';
 import { mulberry32 } from '../src/core/rng.ts';
@@ -67,7 +67,7 @@ describe('fitPomdpFromTraces', () => {
     expect(f.model.hazard).toHaveLength(30);
     expect(f.model.hazard[0]).toBeLessThan(0.05); // no solution ends after one step
     expect(f.model.hazard[29]).toBe(1);
-    expect(f.observations.observes).toBe('score');
+    expect(f.observations.observes).toBe('score-given-previous');
     expect(f.observations.probs[0]).toHaveLength(20);
   });
 
@@ -78,7 +78,7 @@ describe('fitPomdpFromTraces', () => {
   });
 
   it('writes and reads a score-only observation model (old files without "observes" still read as min-and-score)', () => {
-    const m = fitPomdpFromTraces(weakTraces(200)).observations;
+    const m = fitPomdpFromTraces(weakTraces(200), { observes: 'score' }).observations;
     const back = observationModelFromJson(JSON.parse(JSON.stringify(observationModelToJson(m))));
     expect(back.observes).toBe('score');
     for (let s = 0; s < 3; s++) for (let i = 0; i < 20; i++) expect(back.probs[s]![i]!).toBeCloseTo(m.probs[s]![i]!, 6);
@@ -109,15 +109,17 @@ describe('the Bayes filter after a low-scored strong step', () => {
   });
 
   it.each([DEFAULT_PS, 0.999])('keeps regenerating low-scored drafts at a small λ: the solution is not believed lost (p_s %s)', (ps) => {
-    const f = fitPomdpFromTraces(traces);
-    const policy = pomdpPolicy({ lambda: 2e-4, observations: f.observations, pw: f.model.pw, ps, futureTokens: f.model.futureTokens });
-    const e = policy.episode();
-    expect(e.decide(obs(1, 0.04, []))).toBe('regenerate');
-    // The strong step is right but scored 0.03; the next two drafts are wrong and scored low.
-    expect(e.decide(obs(2, 0.04, [0.03]))).toBe('regenerate');
-    expect(e.decide(obs(3, 0.05, [0.03, 0.02]))).toBe('regenerate');
-    // A draft scored high is kept.
-    expect(e.decide(obs(4, 0.96, [0.03, 0.02, 0.01]))).toBe('accept');
+    for (const observes of ['score', 'score-given-previous'] as const) {
+      const f = fitPomdpFromTraces(traces, { observes });
+      const policy = pomdpPolicy({ lambda: 2e-4, observations: f.observations, pw: f.model.pw, ps, futureTokens: f.model.futureTokens });
+      const e = policy.episode();
+      expect(e.decide(obs(1, 0.04, []))).toBe('regenerate');
+      // The strong step is right but scored 0.03; the next two drafts are wrong and scored low.
+      expect(e.decide(obs(2, 0.04, [0.03]))).toBe('regenerate');
+      expect(e.decide(obs(3, 0.05, [0.03, 0.02]))).toBe('regenerate');
+      // A draft scored high is kept.
+      expect(e.decide(obs(4, 0.96, [0.03, 0.02, 0.01]))).toBe('accept');
+    }
   });
 
   it('at λ = 0 with a strong model that is never wrong, regenerates any draft that might be wrong (strong-only accuracy)', () => {
@@ -131,3 +133,59 @@ describe('the Bayes filter after a low-scored strong step', () => {
     expect(dear.decide(obs(1, 0.5, []))).toBe('accept');
   });
 });
+
+// A value-style PRM (the organism's) scores every step after a step it doubts low, right ones included:
+// after a low previous score a right draft scores ~0.3 and a wrong one ~0.03, after a high one ~0.95
+// and ~0.3. Conditioned on a low previous score, 0.3 is a right draft; marginally it looks wrong.
+describe('score-given-previous observation models', () => {
+  function valueTraces(n: number, seed = 3): LabelledTrace[] {
+    const rnd = mulberry32(seed);
+    const near = (c: number) => Math.min(1, Math.max(0, c + (rnd() - 0.5) * 0.06));
+    return Array.from({ length: n }, (_, i) => {
+      const scores: number[] = [];
+      const steps: TracedStep[] = [];
+      let wrong = false;
+      for (let t = 0; t < 5; t++) {
+        const label: TraceStepLabel = wrong ? 'after-error' : rnd() < 0.8 ? 'correct' : 'first-wrong';
+        if (label === 'first-wrong') wrong = true;
+        const doubted = scores.length > 0 && scores[scores.length - 1]! < 0.5;
+        const score = label === 'correct' ? near(doubted ? 0.3 : rnd() < 0.05 ? 0.3 : 0.95) : near(doubted ? 0.03 : 0.3);
+        steps.push({ source: 'weak', label, tokens: 10, draft: { score, previous: [...scores], tokens: 10, label, decision: 'accept' } });
+        scores.push(score);
+      }
+      return { id: `v${i}`, steps, correct: !wrong, strongTokens: 0 };
+    });
+  }
+
+  it('reads the score in the row of the last previous score, and round-trips through JSON', () => {
+    const f = fitPomdpFromTraces(valueTraces(800), { observes: 'score-given-previous' });
+    const m = f.observations;
+    expect(m.observes).toBe('score-given-previous');
+    expect(m.probs[0]).toHaveLength(20);
+    expect(m.given![0]).toHaveLength(400);
+    expect(beliefCell(m, [0.9, 0.31], 0.3)).toBe(6 * 20 + 6);
+    expect(beliefCell(m, [], 0.3)).toBe(19 * 20 + 6);
+    for (let r = 0; r < 20; r++) expect(m.given![1].subarray(r * 20, r * 20 + 20).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    const back = observationModelFromJson(JSON.parse(JSON.stringify(observationModelToJson(m))));
+    expect(back.observes).toBe('score-given-previous');
+    for (let s = 0; s < 3; s++) for (let i = 0; i < 400; i++) expect(back.given![s]![i]!).toBeCloseTo(m.given![s]![i]!, 5);
+    const json = observationModelToJson(m) as { states: Record<string, Record<string, unknown>> };
+    delete json.states.S1!.given;
+    expect(() => observationModelFromJson(json)).toThrow(/S1.given must hold 400 numbers/);
+  });
+
+  it('keeps a right draft that scores low only because the step before it did; the score-only model regenerates it', () => {
+    const traces = valueTraces(800);
+    const decide = (observes: 'score' | 'score-given-previous') => {
+      const f = fitPomdpFromTraces(traces, { observes });
+      const e = pomdpPolicy({ lambda: 2e-3, observations: f.observations, pw: f.model.pw, ps: 0.999, futureTokens: f.model.futureTokens }).episode();
+      // Step 1's draft scores 0.3 (likely wrong after nothing); the strong step that replaces it is
+      // right but the PRM doubts it too (0.3), and step 2's draft scores 0.3 after it.
+      expect(e.decide(obs(1, 0.3, []))).toBe('regenerate');
+      return [e.decide(obs(2, 0.3, [0.3])), e.decide(obs(3, 0.03, [0.3, 0.3]))];
+    };
+    expect(decide('score-given-previous')).toEqual(['accept', 'regenerate']);
+    expect(decide('score')[0]).toBe('regenerate');
+  });
+});
+

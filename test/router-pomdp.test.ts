@@ -76,10 +76,10 @@ describe('observation model', () => {
 
   it('labels prefixes S0 before the first error, S2 at it, S1 after it, with min-previous 1 at the start', () => {
     expect(prefixSamples(solutions[1]!, solutions[1]!.scores)).toEqual([
-      { minPrevious: 1, score: 0.85, state: 0 },
-      { minPrevious: 0.85, score: 0.2, state: 2 },
-      { minPrevious: 0.2, score: 0.3, state: 1 },
-      { minPrevious: 0.2, score: 0.1, state: 1 },
+      { minPrevious: 1, lastPrevious: 1, score: 0.85, state: 0 },
+      { minPrevious: 0.85, lastPrevious: 0.85, score: 0.2, state: 2 },
+      { minPrevious: 0.2, lastPrevious: 0.2, score: 0.3, state: 1 },
+      { minPrevious: 0.2, lastPrevious: 0.3, score: 0.1, state: 1 },
     ]);
     expect(() => prefixSamples(solutions[0]!, [0.9, 0.95])).toThrow(/3 steps but 2 scores/);
     expect(() => prefixSamples(solutions[0]!, [0.9, 1.5, 0.1])).toThrow(/number in \[0, 1\]/);

@@ -5,19 +5,35 @@
 //           solves the problems with the organism's models (all local) under the policy and writes one
 //           labelled trace per line; "record" scores every draft and keeps it (weak-only with scores);
 //           pomdp:λ uses the POMDP fitted on --fit (comma-separated trace files).
+//           --prm oracle routes with the checker (src/organism/oracle.ts: eval-only headroom, use thr:0.5).
+//   sweep   --data FILE [--offset N] [--limit N] --policies "thr:0.5,0.9 pomdp:0.001,0.002 weak-only strong-only"
+//           [--fit TRACES…] [--prm oracle] --dir DIR   every policy and knob into DIR/<policy>-<knob>.jsonl
+//           (weak-only → weak.jsonl, strong-only → strong.jsonl); the models' answers are memoised per
+//           (problem, prefix), which changes nothing (drafts are seeded per problem, the strong model is
+//           greedy, the PRM is deterministic) and makes a sweep cost little more than one policy.
+//   curve   --dir DIR   reads DIR/weak.jsonl, DIR/strong.jsonl and DIR/<policy>-<knob>.jsonl trace files
+//           and prints accuracy, cost, CPT(50/80/95%) and APGR per policy (oracle-*.jsonl: also the
+//           cheapest-first oracle curve).
+//   model   --fit TRACES… [--lambda λ,λ,…] [--problems N]
+//           the Bayes-optimal policy of the fitted model, run in that model (src/core/pomdp/simulate.ts):
+//           accuracy, cost, CPT and APGR the model promises.
 //   beliefs --traces FILE --fit TRACES… [--lambda λ] [--wrong-only]
 //           replays the fitted filter over recorded pomdp traces and prints belief and values per step.
 
-import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createPolicy } from '../../src/core/policies/index.ts';
 import { pomdpPolicy } from '../../src/core/policies/pomdp.ts';
 import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type FittedPomdp, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
-import { modelCell } from '../../src/core/pomdp/observations.ts';
+import { beliefCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
 import { actionValues, solvePomdp } from '../../src/core/pomdp/solver.ts';
-import type { RoutingPolicy } from '../../src/core/types.ts';
+import type { RoutingPolicy, StepModel, StepResult, StepScorer } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
+import { checkerOracle, oracleCurve } from '../../src/organism/oracle.ts';
+import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
+import { readdirSync } from 'node:fs';
+import { runInModel } from '../../src/core/pomdp/simulate.ts';
 
 const M = 'public/models/organism';
 const [mode, ...argv] = process.argv.slice(2);
@@ -34,6 +50,11 @@ const { values } = parseArgs({
     traces: { type: 'string' },
     lambda: { type: 'string' },
     'wrong-only': { type: 'boolean' },
+    prm: { type: 'string' },
+    dir: { type: 'string' },
+    problems: { type: 'string' },
+    policies: { type: 'string' },
+    observes: { type: 'string' },
   },
 });
 
@@ -45,9 +66,11 @@ const readTraces = (files: string): LabelledTrace[] =>
       .map((l) => JSON.parse(l) as LabelledTrace),
   );
 
+let fit: FittedPomdp | null = null;
 function fitted(): FittedPomdp {
+  if (fit) return fit;
   if (!values.fit) throw new Error('--fit TRACES is required');
-  const f = fitPomdpFromTraces(readTraces(values.fit));
+  const f = (fit = fitPomdpFromTraces(readTraces(values.fit), values.observes ? { observes: values.observes as ObservationKind } : {}));
   const m = f.model;
   console.error(
     `fitted: p_w ${m.pw.toFixed(4)}, p_s ${m.ps.toFixed(4)}, futureTokens ${m.futureTokens.toFixed(1)}, drafts ${f.stats.drafts} (S0/S1/S2 ${f.stats.draftsByState.join('/')}), strong steps ${f.stats.strongSteps}`,
@@ -56,6 +79,7 @@ function fitted(): FittedPomdp {
 }
 
 function policyFrom(spec: string): RoutingPolicy {
+  if (spec === 'weak-only' || spec === 'strong-only') return createPolicy(spec);
   if (spec === 'record')
     return { id: 'record', knob: null, episode: () => ({ plan: () => 'score', decide: () => 'accept' }) };
   const [name, knob] = spec.split(':');
@@ -66,18 +90,75 @@ function policyFrom(spec: string): RoutingPolicy {
   return createPolicy(name!, { knob: Number(knob) });
 }
 
-if (mode === 'traces') {
+function memoModel(m: StepModel): StepModel {
+  const cache = new Map<string, Promise<StepResult>>();
+  return {
+    id: m.id,
+    where: m.where,
+    next(r) {
+      const key = JSON.stringify([r.problem, r.steps, r.partial ?? '', r.maxTokens, r.sampling ?? null]);
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = m.next({ ...r, onText: undefined })));
+      return p;
+    },
+  };
+}
+
+function memoScorer(m: StepScorer): StepScorer {
+  const cache = new Map<string, Promise<number[]>>();
+  return {
+    id: m.id,
+    where: m.where,
+    score(r) {
+      const key = JSON.stringify([r.problem, r.steps]);
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = m.score(r)));
+      return p.then((x) => [...x]);
+    },
+  };
+}
+
+async function models() {
   const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
   const flags = { 'weak-path': `${M}/weak`, 'strong-path': `${M}/strong`, 'prm-path': `${M}/prm` };
-  const weak = localStepModel.build('weak', flags, process.env);
-  const strong = localStepModel.build('strong', flags, process.env);
-  const prm = localScorer.build(flags, process.env);
+  return {
+    weak: memoModel(localStepModel.build('weak', flags, process.env)),
+    strong: memoModel(localStepModel.build('strong', flags, process.env)),
+    prm: memoScorer(values.prm === 'oracle' ? checkerOracle() : localScorer.build(flags, process.env)),
+  };
+}
+
+function problemsOf(): { id: string; problem: string }[] {
   const offset = Number(values.offset ?? 0);
-  const problems = readFileSync(values.data!, 'utf8')
+  return readFileSync(values.data!, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as { id: string; problem: string })
     .slice(offset, offset + Number(values.limit ?? 1e9));
+}
+
+if (mode === 'sweep') {
+  const { weak, strong, prm } = await models();
+  const problems = problemsOf();
+  const dir = values.dir!;
+  mkdirSync(dir, { recursive: true });
+  for (const group of values.policies!.trim().split(/\s+/)) {
+    const [name, knobs] = group.split(':');
+    for (const knob of knobs ? knobs.split(',') : [null]) {
+      const spec = knob === null ? name! : `${name}:${knob}`;
+      const file =
+        name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : `${values.prm === 'oracle' ? 'oracle' : name}-${knob}.jsonl`;
+      const t0 = performance.now();
+      const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling: { temperature: 0.7, topP: 0.8 } });
+      writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
+      const acc = traces.filter((t) => t.correct).length / traces.length;
+      const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / traces.length;
+      console.log(`${spec.padEnd(20)} accuracy ${(100 * acc).toFixed(1)}% strong tokens/problem ${tok.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+  }
+} else if (mode === 'traces') {
+  const { weak, strong, prm } = await models();
+  const problems = problemsOf();
   const out = values.out!;
   writeFileSync(out, '');
   let n = 0;
@@ -99,7 +180,6 @@ if (mode === 'traces') {
     },
   });
   console.log(`${values.policy}: ${n} problems, accuracy ${((100 * correct) / n).toFixed(1)}%, strong tokens/problem ${(strongTokens / n).toFixed(1)}`);
-  await Promise.all([weak.dispose?.(), strong.dispose?.(), prm.dispose?.()]);
 } else if (mode === 'beliefs') {
   const f = fitted();
   const lambda = Number(values.lambda ?? 2e-4);
@@ -112,7 +192,7 @@ if (mode === 'traces') {
       const d = s.draft;
       if (!d) return void console.log(`  t${i + 1} ${s.source} (no draft)`);
       const o = draftObservation(d);
-      const b = belief.observe(modelCell(f.observations, o.minPrevious, o.score));
+      const b = belief.observe(beliefCell(f.observations, d.previous, d.score));
       const v = actionValues(tables, i + 1, b, d.tokens);
       belief.act(b, d.decision);
       console.log(
@@ -121,7 +201,50 @@ if (mode === 'traces') {
       );
     });
   }
+} else if (mode === 'model') {
+  const f = fitted();
+  const n = Number(values.problems ?? 20000);
+  const lambdas = (values.lambda ?? '0.0002,0.0005,0.001,0.002,0.003,0.005,0.008,0.012,0.02,0.03,0.05').split(',').map(Number);
+  const weak = runInModel(f.model, f.observations, { kind: 'weak-only' }, n);
+  const strong = runInModel(f.model, f.observations, { kind: 'strong-only' }, n);
+  console.log(`in the fitted model (${n} problems): weak-only ${(100 * weak.accuracy).toFixed(1)}%, strong-only ${(100 * strong.accuracy).toFixed(1)}%`);
+  const pts = lambdas.map((lambda) => ({ lambda, ...runInModel(f.model, f.observations, { kind: 'pomdp', lambda }, n) }));
+  for (const p of pts) console.log(`   λ ${String(p.lambda).padEnd(8)} accuracy ${(100 * p.accuracy).toFixed(1)}% cost ${(100 * p.cost).toFixed(1)}%`);
+  const curve = pgrCurve(pts.map((p) => ({ cost: p.cost, accuracy: p.accuracy })), weak.accuracy, strong.accuracy)!;
+  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+  console.log(`pomdp in its model: CPT(50/80/95%) ${pct(cpt(curve, 0.5))} / ${pct(cpt(curve, 0.8))} / ${pct(cpt(curve, 0.95))}, APGR ${pct(apgr(curve))}`);
+} else if (mode === 'curve') {
+  const dir = values.dir!;
+  const load = (f: string) => readTraces(`${dir}/${f}`);
+  const mean = (r: LabelledTrace[], f: (t: LabelledTrace) => number) => r.reduce((a, t) => a + f(t), 0) / r.length;
+  const weak = load('weak.jsonl');
+  const strong = load('strong.jsonl');
+  const weakAcc = mean(weak, (t) => (t.correct ? 1 : 0));
+  const strongAcc = mean(strong, (t) => (t.correct ? 1 : 0));
+  const strongTok = mean(strong, (t) => t.strongTokens);
+  console.log(`${weak.length} problems: weak-only ${(100 * weakAcc).toFixed(1)}%, strong-only ${(100 * strongAcc).toFixed(1)}% at ${strongTok.toFixed(1)} strong tokens`);
+  const groups = new Map<string, { knob: number; acc: number; cost: number }[]>();
+  for (const f of readdirSync(dir).filter((x) => /^[a-z]+-[0-9.e-]+\.jsonl$/.test(x))) {
+    const [, name, knob] = /^([a-z]+)-(.+)\.jsonl$/.exec(f)!;
+    const r = load(f);
+    if (r.length !== weak.length) console.log(`  (${f}: ${r.length} problems, not ${weak.length}: skipped)`);
+    if (r.length !== weak.length) continue;
+    if (!groups.has(name!)) groups.set(name!, []);
+    groups.get(name!)!.push({ knob: Number(knob), acc: mean(r, (t) => (t.correct ? 1 : 0)), cost: mean(r, (t) => t.strongTokens) / strongTok });
+    if (name === 'oracle') {
+      const c = oracleCurve(r, weakAcc).map((p) => ({ acc: p.accuracy, cost: p.strongTokens / strongTok, knob: NaN }));
+      groups.set('oracle-cheapest-first', c);
+    }
+  }
+  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+  for (const [name, pts] of groups) {
+    pts.sort((a, b) => a.knob - b.knob);
+    const curve = pgrCurve(pts.map((p) => ({ cost: p.cost, accuracy: p.acc })), weakAcc, strongAcc)!;
+    console.log(`${name}: CPT(50/80/95%) ${pct(cpt(curve, 0.5))} / ${pct(cpt(curve, 0.8))} / ${pct(cpt(curve, 0.95))}, APGR ${pct(apgr(curve))}`);
+    if (name !== 'oracle-cheapest-first') for (const p of pts) console.log(`   ${String(p.knob).padEnd(8)} accuracy ${pct(p.acc)} cost ${pct(p.cost)}`);
+  }
 } else {
   console.error('usage: organism-pomdp.ts traces|beliefs …');
   process.exit(2);
 }
+process.exit(0);

@@ -4,7 +4,7 @@
 import { ConfigError } from '../errors.ts';
 import { BELIEF_MODES, BeliefTracker, type BeliefMode } from '../pomdp/belief.ts';
 import { DEFAULT_FUTURE_TOKENS, DEFAULT_PS, DEFAULT_PW, hazardFromCdf, type PomdpModel } from '../pomdp/model.ts';
-import { modelCell, observationModelFromJson, type ObservationModel } from '../pomdp/observations.ts';
+import { beliefCell, observationModelFromJson, type ObservationModel } from '../pomdp/observations.ts';
 import { checkObservation } from '../observation-check.ts';
 import { actionValues, solvePomdp, tablesFromJson, type PomdpTables } from '../pomdp/solver.ts';
 import { lengthCdf } from '../sim/distributions.ts';
@@ -75,8 +75,8 @@ export function pomdpPolicy(o: PomdpPolicyOptions): RoutingPolicy {
       return {
         plan: () => 'score',
         decide: (ob) => {
-          const minPrevious = checkObservation(ob);
-          const b = belief.observe(modelCell(obs, minPrevious, ob.score));
+          checkObservation(ob);
+          const b = belief.observe(beliefCell(obs, ob.previous, ob.score));
           const v = actionValues(tables, ob.t, b, ob.draftTokens);
           const decision = v.regenerate - v.accept > gate ? 'regenerate' : 'accept';
           belief.act(b, decision);

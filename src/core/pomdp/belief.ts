@@ -6,18 +6,22 @@
 //   This is the belief the POMDP's dynamics define; the solver's tables are optimal for it.
 
 import { afterAccept, afterRegenerate, initialBelief, type Belief } from './model.ts';
-import type { ObservationModel } from './observations.ts';
+import { beliefProbs, type ObservationModel } from './observations.ts';
 
 export type BeliefMode = 'reference' | 'filter';
 export const BELIEF_MODES: readonly BeliefMode[] = ['reference', 'filter'];
 
 const UNIFORM: Belief = [1 / 3, 1 / 3, 1 / 3];
 
-/** P(state | o) ∝ prior(state) · P(o | state). An observation no state explains leaves the prior as is. */
+/**
+ * P(state | o) ∝ prior(state) · P(o | state), `cell` indexing beliefProbs(obs) (see beliefCell). An
+ * observation no state explains leaves the prior as is.
+ */
 export function posterior(obs: ObservationModel, prior: Belief, cell: number): Belief {
-  const l0 = prior[0] * obs.probs[0][cell]!;
-  const l1 = prior[1] * obs.probs[1][cell]!;
-  const l2 = prior[2] * obs.probs[2][cell]!;
+  const p = beliefProbs(obs);
+  const l0 = prior[0] * p[0][cell]!;
+  const l1 = prior[1] * p[1][cell]!;
+  const l2 = prior[2] * p[2][cell]!;
   const z = l0 + l1 + l2;
   return z > 0 ? [l0 / z, l1 / z, l2 / z] : prior;
 }

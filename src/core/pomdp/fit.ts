@@ -43,8 +43,9 @@ export interface FitPomdpOptions {
   /** Observation cells per axis (default 20). */
   bins?: number;
   /**
-   * What the model observes (default 'score': the current score alone, which the Bayes filter needs;
-   * 'min-and-score' is the reference observation, for --belief reference).
+   * What the model observes (default 'score-given-previous': the current score given the last accepted
+   * step's, which the Bayes filter needs; 'score': the current score alone; 'min-and-score' is the
+   * reference observation, for --belief reference). README, "The plateau".
    */
   observes?: ObservationKind;
   /** Uniform floor mixed into each state's density (default 10⁻³). */
@@ -72,10 +73,10 @@ export interface FittedPomdp {
 const STATE: Record<TraceStepLabel, PomdpState> = { correct: 0, 'after-error': 1, 'first-wrong': 2 };
 
 /** The observation the policy saw for a draft: (min of the previous in-context scores, or 1; the draft's score). */
-export function draftObservation(d: Pick<TracedDraft, 'score' | 'previous'>): { minPrevious: number; score: number } {
+export function draftObservation(d: Pick<TracedDraft, 'score' | 'previous'>): { minPrevious: number; lastPrevious: number; score: number } {
   let min = 1;
   for (const p of d.previous) min = Math.min(min, p);
-  return { minPrevious: min, score: d.score };
+  return { minPrevious: min, lastPrevious: d.previous.length ? d.previous[d.previous.length - 1]! : 1, score: d.score };
 }
 
 /**
@@ -122,7 +123,7 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
   const observations = fitObservationModel(samples, {
     ...(opts.bins !== undefined ? { bins: opts.bins } : {}),
     ...(opts.floor !== undefined ? { floor: opts.floor } : {}),
-    observes: opts.observes ?? 'score',
+    observes: opts.observes ?? 'score-given-previous',
     hazard,
     source: opts.source ?? `fitted on ${traces.length} labelled traces (${drafts} scored drafts)`,
   });

@@ -8,6 +8,11 @@
 // `bins` cells): for the Bayes filter, which already carries the earlier scores in its belief, the
 // minimum counts them again, and after a strong step it holds that step's score, which says little
 // about the state when the strong model is rarely wrong (src/core/pomdp/README.md, "The plateau").
+// Or the current score given the last accepted step's score (`observes: 'score-given-previous'`):
+// P(score | last previous score, state), each row of the table normalised, so the previous score is
+// context, not evidence counted again. A value-style PRM scores every step after a step it doubts
+// low, right ones included; the row says how low is normal there. The solver plans with the marginal
+// P(score | state) (`probs`), the belief updates with the conditional table (`given`).
 
 import { TrimError } from '../errors.ts';
 import { checkScore } from '../observation-check.ts';
@@ -22,15 +27,20 @@ export class ObservationModelError extends TrimError {}
 export const OBSERVATIONS_FORMAT = 'trim-pomdp-observations';
 
 /** What an observation is: (min of the previous scores, current score), or the current score alone. */
-export type ObservationKind = 'min-and-score' | 'score';
-export const OBSERVATION_KINDS: readonly ObservationKind[] = ['min-and-score', 'score'];
+export type ObservationKind = 'min-and-score' | 'score' | 'score-given-previous';
+export const OBSERVATION_KINDS: readonly ObservationKind[] = ['min-and-score', 'score', 'score-given-previous'];
 
 export interface ObservationModel {
   bins: number;
   /** Absent: 'min-and-score' (bins × bins cells); 'score': bins cells over the current score. */
   observes?: ObservationKind;
-  /** P(cell | state), row-major (min-previous bin is the row), each summing to 1. */
+  /**
+   * P(cell | state), row-major (min-previous bin is the row), each summing to 1; for 'score' and
+   * 'score-given-previous', bins cells over the current score.
+   */
   probs: readonly [Float64Array, Float64Array, Float64Array];
+  /** 'score-given-previous': P(score bin | last previous bin, state), bins × bins, each row summing to 1. */
+  given?: readonly [Float64Array, Float64Array, Float64Array];
   /** Prefixes per state the model was fitted on. */
   counts: readonly [number, number, number];
   /** Kernel bandwidths per state: [along min-previous, along current score]. */
@@ -43,6 +53,8 @@ export interface ObservationModel {
 
 export interface ObservationSample {
   minPrevious: number;
+  /** The last accepted step's score (1 at the first step); needed by 'score-given-previous'. */
+  lastPrevious?: number;
   score: number;
   state: PomdpState;
 }
@@ -62,11 +74,23 @@ export function observationCell(bins: number, minPrevious: number, score: number
 
 /** The cell of an observation under a model, whichever kind it observes. */
 export function modelCell(m: Pick<ObservationModel, 'bins' | 'observes'>, minPrevious: number, score: number): number {
-  return m.observes === 'score' ? observationCell(m.bins, 0, score) : observationCell(m.bins, minPrevious, score);
+  return m.observes === 'score' || m.observes === 'score-given-previous' ? observationCell(m.bins, 0, score) : observationCell(m.bins, minPrevious, score);
 }
 
-/** Cells of a model of this kind. */
-export const cellCount = (bins: number, observes: ObservationKind | undefined): number => (observes === 'score' ? bins : bins * bins);
+/** The table the belief updates with: the conditional one when the model has it. */
+export const beliefProbs = (m: ObservationModel): ObservationModel['probs'] => m.given ?? m.probs;
+
+/** The cell of beliefProbs(m) for a draft's score after the accepted steps' scores `previous`. */
+export function beliefCell(m: ObservationModel, previous: readonly number[], score: number): number {
+  if (m.given) return observationCell(m.bins, previous.length ? previous[previous.length - 1]! : 1, score);
+  let min = 1;
+  for (const p of previous) min = Math.min(min, p);
+  return modelCell(m, min, score);
+}
+
+/** Cells of a model of this kind (of `probs`). */
+export const cellCount = (bins: number, observes: ObservationKind | undefined): number =>
+  observes === 'score' || observes === 'score-given-previous' ? bins : bins * bins;
 
 /** The (o, state) pairs of every prefix of a labelled solution. */
 export function prefixSamples(sol: LabelledSolution, scores: readonly number[]): ObservationSample[] {
@@ -81,7 +105,7 @@ export function prefixSamples(sol: LabelledSolution, scores: readonly number[]):
   scores.forEach((raw, i) => {
     const score = checkScore(raw, `Solution "${sol.id}", step ${i + 1}`);
     const state: PomdpState = sol.label < 0 || i < sol.label ? 0 : i === sol.label ? 2 : 1;
-    out.push({ minPrevious: min, score, state });
+    out.push({ minPrevious: min, lastPrevious: i === 0 ? 1 : scores[i - 1]!, score, state });
     min = Math.min(min, score);
   });
   return out;
@@ -109,30 +133,42 @@ export function fitObservationModel(samples: readonly ObservationSample[], opts:
   const floor = opts.floor ?? 1e-3;
   const observes = opts.observes ?? 'min-and-score';
   const probs: Float64Array[] = [];
+  const given: Float64Array[] = [];
   const counts: number[] = [];
   const bandwidths: [number, number][] = [];
+  const conditional = observes === 'score-given-previous';
   for (let s = 0; s < 3; s++) {
     const mine = samples.filter((x) => x.state === s);
     if (mine.length === 0)
       throw new ObservationModelError(
         `No prefixes in state ${POMDP_STATES[s]} (${['all steps correct', 'after an earlier error', 'first wrong step'][s]}): fit on solutions with and without errors.`,
       );
+    if (conditional && mine.some((x) => x.lastPrevious === undefined))
+      throw new ObservationModelError('A score-given-previous model needs each sample\'s last previous score (lastPrevious).');
+    const rowOf = (x: ObservationSample) => (conditional ? x.lastPrevious! : x.minPrevious);
     const points = new Float64Array(2 * mine.length);
     mine.forEach((x, i) => {
-      points[2 * i] = x.minPrevious;
+      points[2 * i] = rowOf(x);
       points[2 * i + 1] = x.score;
     });
-    const hx = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.minPrevious));
+    const hx = opts.bandwidth ?? scottBandwidth(mine.map(rowOf));
     const hy = opts.bandwidth ?? scottBandwidth(mine.map((x) => x.score));
-    const mass = observes === 'score' ? kdeBinMasses1(mine.map((x) => x.score), hy, bins) : kdeBinMasses({ points, hx, hy }, bins);
+    const mass = observes === 'min-and-score' ? kdeBinMasses({ points, hx, hy }, bins) : kdeBinMasses1(mine.map((x) => x.score), hy, bins);
     probs.push(normalise(mass, floor));
+    if (conditional) {
+      const joint = kdeBinMasses({ points, hx, hy }, bins);
+      const table = new Float64Array(bins * bins);
+      for (let r = 0; r < bins; r++) table.set(normalise(joint.subarray(r * bins, (r + 1) * bins), floor), r * bins);
+      given.push(table);
+    }
     counts.push(mine.length);
     bandwidths.push([hx, hy]);
   }
   return {
     bins,
-    ...(observes === 'score' ? { observes } : {}),
+    ...(observes !== 'min-and-score' ? { observes } : {}),
     probs: probs as unknown as ObservationModel['probs'],
+    ...(conditional ? { given: given as unknown as ObservationModel['probs'] } : {}),
     counts: counts as unknown as ObservationModel['counts'],
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
     ...(opts.hazard ? { hazard: [...opts.hazard] } : {}),
@@ -143,6 +179,8 @@ export function fitObservationModel(samples: readonly ObservationSample[], opts:
 function normalise(mass: Float64Array, floor: number): Float64Array {
   let total = 0;
   for (const m of mass) total += m;
+  // A row no sample comes near (a conditional table's) is uniform rather than 0/0.
+  if (!(total > 0)) return new Float64Array(mass.length).fill(1 / mass.length);
   const out = new Float64Array(mass.length);
   for (let i = 0; i < mass.length; i++) out[i] = (1 - floor) * (mass[i]! / total) + floor / mass.length;
   return out;
@@ -154,13 +192,14 @@ export function observationModelToJson(m: ObservationModel): unknown {
     count: m.counts[s],
     bandwidth: m.bandwidths[s],
     probs: Array.from(m.probs[s]!, (v) => Number(v.toPrecision(6))),
+    ...(m.given ? { given: Array.from(m.given[s]!, (v) => Number(v.toPrecision(6))) } : {}),
   });
   return {
     format: OBSERVATIONS_FORMAT,
     version: 1,
     source: m.source,
     bins: m.bins,
-    ...(m.observes === 'score' ? { observes: 'score' } : {}),
+    ...(m.observes && m.observes !== 'min-and-score' ? { observes: m.observes } : {}),
     states: { S0: state(0), S1: state(1), S2: state(2) },
     ...(m.hazard ? { hazard: m.hazard.map((v) => Number(v.toPrecision(6))) } : {}),
   };
@@ -184,6 +223,7 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
   const states = o.states as Record<string, unknown> | undefined;
   if (!states || typeof states !== 'object') fail('"states" is missing');
   const probs: Float64Array[] = [];
+  const given: Float64Array[] = [];
   const counts: number[] = [];
   const bandwidths: [number, number][] = [];
   for (const name of POMDP_STATES) {
@@ -201,6 +241,21 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
     if (!(Math.abs(total - 1) < 1e-3)) fail(`${name}.probs sum to ${total}, not 1`);
     for (let i = 0; i < arr.length; i++) arr[i] = arr[i]! / total;
     probs.push(arr);
+    if (observes === 'score-given-previous') {
+      const g = s!.given;
+      if (!Array.isArray(g) || g.length !== b * b) fail(`${name}.given must hold ${b * b} numbers (P(score | last previous score), one row per previous bin)`);
+      const table = Float64Array.from(g as unknown[], (v, i) => {
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${name}.given[${i}] is not a probability`);
+        return v as number;
+      });
+      for (let r = 0; r < b; r++) {
+        const row = table.subarray(r * b, (r + 1) * b);
+        const sum = row.reduce((x, y) => x + y, 0);
+        if (!(Math.abs(sum - 1) < 1e-3)) fail(`${name}.given row ${r} sums to ${sum}, not 1`);
+        for (let i = 0; i < b; i++) row[i] = row[i]! / sum;
+      }
+      given.push(table);
+    }
     const c = s!.count;
     counts.push(typeof c === 'number' && c >= 0 ? c : 0);
     const bw = s!.bandwidth;
@@ -216,8 +271,9 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
   }
   return {
     bins: b,
-    ...(observes === 'score' ? { observes: 'score' as const } : {}),
+    ...(observes !== 'min-and-score' ? { observes: observes as ObservationKind } : {}),
     probs: probs as unknown as ObservationModel['probs'],
+    ...(given.length ? { given: given as unknown as ObservationModel['probs'] } : {}),
     counts: counts as unknown as ObservationModel['counts'],
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
     ...(hazard ? { hazard } : {}),
