@@ -8,7 +8,9 @@
 //     PRM ms per step, and a second load from the cache;
 //   the page itself, on WASM, solving a short problem with both models.
 // Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
-// --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10.
+// --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10,
+// --webgpu-decode-tokens 4 (tokens the small model samples for its decode timing on WebGPU), --webgpu-limit-min 25
+// (minutes each model's first run on WebGPU may take before it is stopped; its row keeps what was measured).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,8 +25,8 @@ import { startStaticServer } from '../../src/cli/static-server.ts';
 import { buildPage, CHROMIUM, launch, openPage, type Browser } from '../helpers/page.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { PRM, realSizeModels, SMALL } from './real-size/models.ts';
-import type { BenchAnswer, BenchAsk } from './real-size/bench-page.ts';
-import { DECODE_TOKENS, PRM_POINTS } from './real-size/workload.ts';
+import type { BenchAnswer, BenchAsk, BenchProgress } from './real-size/bench-page.ts';
+import { DECODE_TOKENS, PRM_POINTS, type PointTimes } from './real-size/workload.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -36,12 +38,18 @@ const { values: flags } = parseArgs({
     'skip-page': { type: 'boolean' },
     'browser-points': { type: 'string' },
     'webgpu-points': { type: 'string' },
+    'webgpu-decode-tokens': { type: 'string' },
+    'webgpu-limit-min': { type: 'string' },
   },
 });
 const points = (flag: string | undefined, d: readonly number[]) => (flag ? flag.split(',').map(Number) : [...d]);
 // SwiftShader runs a 1.5B model's forward pass on the CPU through a GPU emulator: 30 steps there take
 // far longer than the rest of the benchmark, so WebGPU stops at 10 unless told otherwise.
 const pointsFor = { wasm: points(flags['browser-points'], PRM_POINTS), webgpu: points(flags['webgpu-points'], [5, 10]) };
+// Likewise a decoded token there costs seconds: a few of them give ms/token without a half-hour wait.
+const decodeTokensFor = { wasm: DECODE_TOKENS, webgpu: Number(flags['webgpu-decode-tokens'] ?? 4) };
+// A model's first-load run there is stopped after this many minutes; the row keeps what it measured.
+const limitMinFor = { wasm: Infinity, webgpu: Number(flags['webgpu-limit-min'] ?? 25) };
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 interface Row {
@@ -56,6 +64,9 @@ interface Row {
 const rows: Row[] = [];
 const fmtMs = (x: number | undefined) => (x === undefined ? '–' : x >= 10_000 ? `${(x / 1000).toFixed(0)} s` : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${x.toFixed(0)} ms`);
 const perPoint = (r: Record<number, number> | undefined, pts: readonly number[]) => (r ? pts.map((p) => `${p}:${fmtMs(r[p])}`).join(' ') : '–');
+/** "5:11 s (cpu 9.8 s) …": the CPU time shows the work itself when other jobs stretch the wall time. */
+const perPointCpu = (r: PointTimes | undefined, pts: readonly number[]) =>
+  r ? pts.map((p) => `${p}:${fmtMs(r.ms[p])}${r.cpuMs?.[p] !== undefined ? ` (cpu ${fmtMs(r.cpuMs[p])})` : ''}`).join(' ') : '–';
 
 const dirs = await realSizeModels([SMALL, PRM], log);
 const sizeMB = (dir: string) => Math.round(readdirSync(join(dir, 'onnx')).reduce((s, f) => s + Number(execFileSync('stat', ['-c', '%s', join(dir, 'onnx', f)]).toString()), 0) / 2 ** 20);
@@ -77,21 +88,46 @@ if (!flags['skip-node']) {
   rows.push({ where: 'Node, CPU', model: '0.5B lm', loadS: fmtMs(lm.loadMs), memMB: `${lm.peakRssMB}`, decode: `${lm.msPerToken.toFixed(0)} ms`, prm: '', note: `RSS peak of the process; ${lm.tokens} tokens` });
   log(JSON.stringify(lm));
   log('Node: PRM, incremental then full …');
-  const prm = (await nodeRun('prm', dirs[PRM.id]!)) as { loadMs: number; peakRssMB: number; incremental: Record<number, number>; full: Record<number, number> };
-  rows.push({ where: 'Node, CPU', model: '1.5B value PRM', loadS: fmtMs(prm.loadMs), memMB: `${prm.peakRssMB}`, decode: '', prm: `incremental ${perPoint(prm.incremental, PRM_POINTS)}`, note: `full re-scoring ${perPoint(prm.full, PRM_POINTS)}` });
+  const prm = (await nodeRun('prm', dirs[PRM.id]!)) as { loadMs: number; peakRssMB: number; incremental: PointTimes; full: Record<number, number> };
+  rows.push({ where: 'Node, CPU', model: '1.5B value PRM', loadS: fmtMs(prm.loadMs), memMB: `${prm.peakRssMB}`, decode: '', prm: `incremental ${perPointCpu(prm.incremental, PRM_POINTS)}`, note: `full re-scoring ${perPoint(prm.full, PRM_POINTS)}` });
   log(JSON.stringify(prm));
 }
 
 // ---- Chromium ----------------------------------------------------------------------------------
+/** Chromium's processes of this profile (their command lines name its folder). */
+function chromiumPids(profileMarker: string): string[] {
+  return readdirSync('/proc').filter((p) => {
+    try {
+      return /^\d+$/.test(p) && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(profileMarker);
+    } catch {
+      return false; // the process ended between the listing and the read
+    }
+  });
+}
+
+/** CPU time (user + system) used so far by every Chromium process of this profile, in ms. */
+function chromiumCpuMs(profileMarker: string): number {
+  let ticks = 0;
+  for (const pid of chromiumPids(profileMarker)) {
+    try {
+      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (1/100 s).
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // the process ended
+    }
+  }
+  return ticks * 10;
+}
+
 /** Resident memory of every Chromium process of this profile (browser, renderer, GPU), sampled. */
 function chromiumRssMB(profileMarker: string): number {
   let kb = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const pid of chromiumPids(profileMarker)) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profileMarker)) continue;
       kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
-      // the process ended between the listing and the read
+      // the process ended
     }
   }
   return Math.round(kb / 1024);
@@ -109,14 +145,34 @@ async function withPeak<T>(browser: Browser, run: () => Promise<T>): Promise<{ v
   }
 }
 
-async function benchPage(browser: Browser, url: string): Promise<Page> {
+/** What the page reported before its run ended or was stopped. */
+interface Heard {
+  loadMs?: number;
+  steps: Record<number, { ms: number; cpuMs?: number }>;
+}
+
+async function benchPage(browser: Browser, url: string, heard: Heard = { steps: {} }): Promise<Page> {
   const page = await browser.context.newPage();
+  await page.exposeFunction('chromiumCpuMs', () => chromiumCpuMs(`--user-data-dir=${browser.profile}`));
+  await page.exposeFunction('benchProgress', (e: BenchProgress) => {
+    if ('loadMs' in e) heard.loadMs = e.loadMs;
+    else heard.steps[e.step] = { ms: e.ms, ...(e.cpuMs !== undefined ? { cpuMs: e.cpuMs } : {}) };
+  });
   page.on('pageerror', (e) => log(`  pageerror: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
   return page;
 }
+
+class Overtime extends Error {
+  constructor(minutes: number) {
+    super(`stopped after ${minutes} min, before the run ended`);
+  }
+}
+
+const mapSteps = (h: Heard, key: 'ms' | 'cpuMs'): Record<number, number> =>
+  Object.fromEntries(Object.entries(h.steps).flatMap(([k, v]) => (v[key] !== undefined ? [[k, v[key]]] : [])));
 
 if (!flags['skip-browser']) {
   const outDir = mkdtempSync(join(tmpdir(), 'trim-real-size-'));
@@ -140,18 +196,37 @@ if (!flags['skip-browser']) {
       try {
         for (const kind of (['lm', 'prm'] as const).filter((k) => !(k === 'lm' && flags['skip-lm']))) {
           const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
-          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device] };
+          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device], decodeTokens: decodeTokensFor[device] };
           log(`${where}: ${model}, first load and timings …`);
-          const page = await benchPage(browser, new URL('bench.html', site.url).href);
+          const heard: Heard = { steps: {} };
+          const page = await benchPage(browser, new URL('bench.html', site.url).href, heard);
           let first: { value: BenchAnswer; peakMB: number };
+          const limitMin = limitMinFor[device];
+          let stop: ReturnType<typeof setTimeout> | undefined;
+          const overtime = new Promise<never>((_, reject) => {
+            if (Number.isFinite(limitMin)) stop = setTimeout(() => reject(new Overtime(limitMin)), limitMin * 60_000);
+          });
           try {
-            first = await withPeak(browser, () => page.evaluate((a) => window.bench(a), ask));
+            first = await withPeak(browser, () => Promise.race([page.evaluate((a) => window.bench(a), ask), overtime]));
           } catch (err) {
             const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-            log(`  failed: ${msg}`);
-            rows.push({ where, model, loadS: 'failed', memMB: '', decode: '', prm: '', note: msg.slice(0, 160) });
+            log(`  ${err instanceof Overtime ? 'stopped' : 'failed'}: ${msg}; heard ${JSON.stringify(heard)}`);
+            // The planned points that finished, and the first and last call heard.
+            const heardSteps = Object.keys(heard.steps).map(Number);
+            const done = [...new Set([...heardSteps.filter((k) => k === 1 || k === Math.max(...heardSteps) || pointsFor[device].includes(k))])].sort((a, b) => a - b);
+            rows.push({
+              where,
+              model,
+              loadS: heard.loadMs !== undefined ? fmtMs(heard.loadMs) : err instanceof Overtime ? 'not loaded' : 'failed',
+              memMB: '',
+              decode: '',
+              prm: done.length ? `incremental ${perPointCpu({ ms: mapSteps(heard, 'ms'), cpuMs: mapSteps(heard, 'cpuMs') }, done)}` : '',
+              note: msg.slice(0, 160),
+            });
             await page.close();
             continue;
+          } finally {
+            clearTimeout(stop);
           }
           await page.close();
           log(`  ${JSON.stringify(first)}`);
@@ -165,8 +240,8 @@ if (!flags['skip-browser']) {
             model,
             loadS: `${fmtMs(first.value.loadMs)} (cached ${fmtMs(second.value.loadMs)})`,
             memMB: `${first.peakMB}`,
-            decode: first.value.decode ? `${first.value.decode.msPerToken.toFixed(0)} ms` : '',
-            prm: first.value.incremental ? `incremental ${perPoint(first.value.incremental, pointsFor[device])}` : '',
+            decode: first.value.decode ? `${first.value.decode.msPerToken.toFixed(0)} ms (${first.value.decode.tokens} tokens)` : '',
+            prm: first.value.incremental ? `incremental ${perPointCpu(first.value.incremental, pointsFor[device])}` : '',
             note: `${first.value.description}; page heap ${first.value.pageHeapMB ?? '?'} MB; ${second.value.cachedFiles} files cached`,
           });
         }
@@ -232,7 +307,9 @@ if (!flags['skip-page']) {
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(`\nReal-size models, random weights, q4 (${SMALL.copies} shapes; ${PRM.copies} shapes), byte-level tokenizer padded to 151,936 ids`);
 console.log(`Machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; Node ${process.version}; ${execFileSync(CHROMIUM, ['--version'], { env: { ...process.env, CHROMIUM_FLAGS: '' } }).toString().trim()}`);
-console.log(`Decode: ms per token over ${DECODE_TOKENS} sampled tokens, prompt cached. PRM: ms for the call that scores steps 1..N (60 tokens each). Memory: peak RSS (MB) of the process / of Chromium's processes.`);
+console.log(
+  `Decode: ms per token over ${DECODE_TOKENS} sampled tokens (${decodeTokensFor.webgpu} on WebGPU), prompt cached. PRM: time of the call that scores steps 1..N (60 tokens each), and in brackets the CPU time it used (of the process / of all Chromium's processes). Memory: peak RSS (MB) of the process / of Chromium's processes.`,
+);
 const head: Row = { where: 'where', model: 'model', loadS: 'load', memMB: 'peak MB', decode: 'decode/token', prm: 'PRM per step (at N steps)', note: 'note' };
 const keys = Object.keys(head) as (keyof Row)[];
 console.log(`| ${keys.map((k) => head[k]).join(' | ')} |`);

@@ -2,7 +2,7 @@
 // WorkerClient and config the app's ModelManager uses, browser cache on) run the shared workload.
 import type { TjsWorkerConfig } from '../../../src/app/models.ts';
 import { WorkerClient } from '../../../src/backends/worker-client.ts';
-import { decodeMsPerToken, incrementalScoring } from './workload.ts';
+import { decodeMsPerToken, incrementalScoring, type PointTimes } from './workload.ts';
 
 export interface BenchAsk {
   kind: 'lm' | 'prm';
@@ -11,6 +11,8 @@ export interface BenchAsk {
   /** Load only (the second load, from the cache). */
   loadOnly?: boolean;
   points?: number[];
+  /** Tokens sampled for the decode timing (default DECODE_TOKENS). */
+  decodeTokens?: number;
 }
 
 export interface BenchAnswer {
@@ -18,15 +20,21 @@ export interface BenchAnswer {
   /** performance.memory of the page (Chromium): the page's own heap, not the worker's. */
   pageHeapMB: number | null;
   decode?: Awaited<ReturnType<typeof decodeMsPerToken>>;
-  incremental?: Record<number, number>;
+  incremental?: PointTimes;
   description: string;
   /** Model files in Cache Storage after the load. */
   cachedFiles: number;
 }
 
+export type BenchProgress = { loadMs: number } | { step: number; ms: number; cpuMs?: number };
+
 declare global {
   interface Window {
     bench(ask: BenchAsk): Promise<BenchAnswer>;
+    /** Set by the benchmark (page.exposeFunction): CPU milliseconds used so far by Chromium's processes. */
+    chromiumCpuMs?: () => Promise<number>;
+    /** Set by the benchmark: hears the load and each scoring call as they end. */
+    benchProgress?: (event: BenchProgress) => Promise<void>;
   }
 }
 
@@ -63,9 +71,13 @@ window.bench = async (ask) => {
       throw new Error(failed || String(err));
     });
     const out: BenchAnswer = { loadMs: performance.now() - t0, pageHeapMB: heapMB(), description, cachedFiles: await cachedFiles() };
+    await window.benchProgress?.({ loadMs: out.loadMs });
     if (ask.loadOnly) return out;
-    if (ask.kind === 'lm') out.decode = await decodeMsPerToken(client.stepModel('bench') as never);
-    else out.incremental = await incrementalScoring(client.scorer('bench'), ask.points);
+    if (ask.kind === 'lm') out.decode = await decodeMsPerToken(client.stepModel('bench') as never, ask.decodeTokens);
+    else {
+      const onStep = (step: number, ms: number, cpuMs?: number) => window.benchProgress?.({ step, ms, ...(cpuMs !== undefined ? { cpuMs } : {}) });
+      out.incremental = await incrementalScoring(client.scorer('bench'), ask.points, window.chromiumCpuMs, onStep);
+    }
     out.pageHeapMB = heapMB();
     return out;
   } finally {

@@ -19,7 +19,12 @@ if (kind === 'lm') {
   const inc = await loadTjsPrm({ model: dir, dtype: 'q4' });
   const loadMs = performance.now() - t0;
   const loadRssMB = mb();
-  const incremental = await incrementalScoring(inc);
+  // CPU time of the whole process: onnxruntime-node's threads included.
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const incremental = await incrementalScoring(inc, undefined, cpuMs);
   await inc.dispose();
   const full = await loadTjsPrm({ model: dir, dtype: 'q4', incremental: false });
   const fullMs = await fullScoring(full);

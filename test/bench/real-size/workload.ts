@@ -29,27 +29,46 @@ export interface ScorerLike {
 const now = () => performance.now();
 
 /** Milliseconds per sampled token, the prompt already cached by a warm-up call. */
-export async function decodeMsPerToken(m: StepModelLike): Promise<{ msPerToken: number; tokens: number; firstCallMs: number }> {
+export async function decodeMsPerToken(m: StepModelLike, tokens = DECODE_TOKENS): Promise<{ msPerToken: number; tokens: number; firstCallMs: number }> {
   const r = (seed: number, maxTokens: number) => ({ problem: PROBLEM, steps: [], maxTokens, sampling: { temperature: 1, topP: 1, topK: 0, seed } });
   let t0 = now();
   await m.next(r(1, 2));
   const firstCallMs = now() - t0;
   t0 = now();
-  const out = await m.next(r(2, DECODE_TOKENS));
+  const out = await m.next(r(2, tokens));
   return { msPerToken: (now() - t0) / out.completionTokens, tokens: out.completionTokens, firstCallMs };
+}
+
+/** Milliseconds per point; `cpuMs` also counts the CPU time spent, which other jobs on the machine do not inflate. */
+export interface PointTimes {
+  ms: Record<number, number>;
+  cpuMs?: Record<number, number>;
 }
 
 /**
  * Incremental scoring as a solve does it: after step k is drafted, steps 1..k are scored (steps 1..k-1
- * come from the cache). Returns the time of the call at each point (up to the last point).
+ * come from the cache). Returns the time of the call at each point (up to the last point), and its CPU
+ * time when `cpuMs` reads a CPU clock (milliseconds of CPU used so far by whatever runs the model).
  */
-export async function incrementalScoring(prm: ScorerLike, points: readonly number[] = PRM_POINTS): Promise<Record<number, number>> {
+export async function incrementalScoring(
+  prm: ScorerLike,
+  points: readonly number[] = PRM_POINTS,
+  cpuMs?: () => number | Promise<number>,
+  /** Sees every call as it ends, so a run stopped for time still reports the steps it scored. */
+  onStep?: (k: number, ms: number, cpuMs?: number) => unknown,
+): Promise<PointTimes> {
   const all = steps(Math.max(...points));
-  const out: Record<number, number> = {};
+  const out: PointTimes = { ms: {}, ...(cpuMs ? { cpuMs: {} } : {}) };
   for (let k = 1; k <= all.length; k++) {
+    const c0 = await cpuMs?.();
     const t0 = now();
     await prm.score({ problem: PROBLEM, steps: all.slice(0, k) });
-    if (points.includes(k)) out[k] = now() - t0;
+    const t1 = now();
+    const c1 = await cpuMs?.();
+    await onStep?.(k, t1 - t0, c0 !== undefined && c1 !== undefined ? c1 - c0 : undefined);
+    if (!points.includes(k)) continue;
+    out.ms[k] = t1 - t0;
+    if (out.cpuMs && c0 !== undefined && c1 !== undefined) out.cpuMs[k] = c1 - c0;
   }
   return out;
 }
