@@ -83,6 +83,18 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     expect(e.stderr).toContain(`12 problems × ${b.policies.pomdp!.grid.length} operating points`);
   });
 
+  it('with --cost sent, calibrates and picks by characters sent off the device', async () => {
+    const sentOut = join(dir, 'sent.json');
+    const r2 = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', sentOut, '--thr-grid', '0.5,0.8', '--agg-lambdas', 'none', '--cost', 'sent', '--seed', '3', '--concurrency', '3']);
+    expect(r2.code, r2.stderr).toBe(0);
+    const b = bundleFromJson(JSON.parse(readFileSync(sentOut, 'utf8')));
+    expect((b.provenance as any).settings.cost).toBe('sent');
+    for (const p of [...b.calibration.pomdp!, ...b.calibration.thr!]) {
+      expect(p.sentShare).not.toBeNull();
+      expect(p.cost).toBe(p.sentShare);
+    }
+  });
+
   it('refuses bad arguments with what to do', async () => {
     const miss = await trimInProcess(['tune', ...world.flags, '--out', join(dir, 'x.json')]);
     expect(miss.stderr).toMatch(/--data is required/);
@@ -165,5 +177,12 @@ describe('trim tune on organism problems (checker labels, the organism models)',
     expect(b.policies.pomdp!.grid).toEqual([0.0005, 0.005]);
     expect((b.provenance as any).labels).toMatchObject({ source: 'checker', strongTokens: 0 });
     expect((b.provenance as any).strongTokensSpent.labelling).toBe(0);
+    // Everything on the device sends nothing: --cost sent has nothing to trade, and says so.
+    const sent = await trimInProcess([
+      'tune', '--data', data, '--weak-path', join(M, 'weak'), '--strong-path', join(M, 'strong'), '--prm-path', join(M, 'prm'),
+      '--out', out, '--work', join(sub, 'sent-work'), '--thr-grid', '0.5', '--cost', 'sent', '--seed', '1', '--concurrency', '2',
+    ]);
+    expect(sent.code).toBe(2);
+    expect(sent.stderr).toMatch(/--cost sent .*strong-only sent none here .*Tune with --cost tokens/);
   }, 120_000);
 });

@@ -194,6 +194,15 @@ export const command: Command = {
       if (!(await solvePhase('solving', tracePoints, (p) => (p.policy === WEAK_ONLY ? scoreEverythingPolicy() : createPolicy(p.policy, p.knob === null ? {} : { knob: p.knob })))))
         return 1;
 
+      if (cost === 'sent') {
+        const strongRuns = rows.filter((r) => r.policy === STRONG_ONLY && byId.has(r.id));
+        const sent = strongRuns.reduce((t, r) => t + (typeof r.sentChars === 'number' ? r.sentChars : NaN), 0);
+        if (!(sent > 0))
+          throw new UsageError(
+            '--cost sent prices the characters each run sends off the device, but strong-only sent none here (every model is on the device): there is nothing to trade. Tune with --cost tokens, or with a remote strong model.',
+          );
+      }
+
       // 2. Labels.
       const labelled = await labelTraces(source, rows, byId, { work, setup, seed, rollouts, labelsPath: v.labels as string | undefined, concurrency });
       const strongOnly = rows.filter((r) => r.policy === STRONG_ONLY);
@@ -263,7 +272,9 @@ export const command: Command = {
       const measured = rows.filter((r) => byId.has(r.id));
       const cal = calibrate(measured, cost);
       if (cost === 'sent' && Object.values(cal.points).some((ps) => ps.some((p) => p.sentShare === null)))
-        throw new UsageError('--cost sent needs the characters each run sent (sentChars in the results), which this build of trim eval does not record; tune with --cost tokens.');
+        throw new UsageError(
+          '--cost sent prices the characters each run sends off the device, but strong-only sent none here (every model is on the device) or the results do not record them: there is nothing to trade. Tune with --cost tokens, or with a remote strong model.',
+        );
       bundle.calibration = cal.points;
       bundle.best = chooseBest(cal, Object.keys(artefacts));
       const solveTokens = measured.reduce((s, r) => s + r.strongTokens, 0);
