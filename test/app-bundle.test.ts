@@ -6,7 +6,7 @@ import { bundleToJson } from '../src/core/bundle.ts';
 import { createPolicy } from '../src/core/policies/index.ts';
 import { reviewLink } from '../src/app/link-guard.ts';
 import { budgetFromBundle, bundleArtefactsFor, bundleBudgetNote, fetchBundle, withBundleKnob } from '../src/app/routing-bundle.ts';
-import { checkBundleUrl, checkPolicy, defaultSettings } from '../src/app/settings.ts';
+import { checkBundleUrl, checkPolicy, defaultSettings, parseWeakSpec, usesDemoModels } from '../src/app/settings.ts';
 import { readUrlConfig, settingsToQuery } from '../src/app/url-config.ts';
 import { sampleBundle, sampleBundleJson } from './helpers/bundle.ts';
 
@@ -36,6 +36,12 @@ describe('bundle= in links', () => {
     const own = readUrlConfig('?bundle=./routing.json', stored).settings;
     expect(reviewLink({ link: own, stored, pageUrl: PAGE, agreed: [] }).newHosts).toEqual([]);
     expect(reviewLink({ link: other, stored, pageUrl: PAGE, agreed: ['https://tuner.example'] }).newHosts).toEqual([]);
+  });
+
+  it('knows when the demo models are in use (the demo bundle is tuned for them alone)', () => {
+    expect(usesDemoModels(defaultSettings())).toBe(true);
+    expect(usesDemoModels({ ...defaultSettings(), weak: parseWeakSpec('tjs:./models/tiny-lm') })).toBe(false);
+    expect(usesDemoModels({ ...defaultSettings(), strongLocal: null })).toBe(false);
   });
 
   it('accepts agg-lambda as a policy (its networks come with the bundle)', () => {

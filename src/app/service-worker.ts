@@ -19,6 +19,8 @@ const OWN_CACHE = /^trim-(?:shell|runtime)(?:-(.+))?$/;
 /** Remembers which version was active, so the next one knows whose files an open page may still use. */
 const META_CACHE = 'trim-meta';
 const LEFT_TO_LIBRARIES = /\/models\/|\/ort\/|\.onnx(_data)?$|\.wasm$/;
+/** A routing bundle sits beside its models but the page reads it itself: a data file, kept for offline use. */
+const PAGE_READS = /\/routing\.json$/;
 /** Data files change without a new file name: fetched from the network first, the cached copy when offline. */
 const DATA = /\.jsonl?$/;
 /** On a network that hangs instead of failing (captive portal, dead VPN), a cached data file is used after this. */
@@ -118,6 +120,6 @@ sw.addEventListener('fetch', (event) => {
     if (path === '' || path === 'index.html') event.respondWith(shell(request));
     return;
   }
-  if (LEFT_TO_LIBRARIES.test(url.pathname) || request.headers.has('range')) return;
+  if ((LEFT_TO_LIBRARIES.test(url.pathname) && !PAGE_READS.test(url.pathname)) || request.headers.has('range')) return;
   event.respondWith(DATA.test(url.pathname) ? data(event) : asset(request, url));
 });

@@ -61,6 +61,13 @@ export interface Settings {
 export const DEMO_WEAK: WeakSpec = { kind: 'tjs', url: './models/organism/weak' };
 export const DEMO_PRM: PrmSpec = { kind: 'tjs', url: './models/organism/prm', head: 'value' };
 export const DEMO_STRONG = './models/organism/strong';
+/** The demo models' routing bundle: `trim tune` on the organism's validation problems (README, "trim tune"). */
+export const DEMO_BUNDLE = './models/organism/routing.json';
+
+/** Whether the settings run the demo's own models, the only ones its routing bundle was tuned for. */
+export function usesDemoModels(s: Settings): boolean {
+  return formatWeakSpec(s.weak) === formatWeakSpec(DEMO_WEAK) && formatPrmSpec(s.prm) === formatPrmSpec(DEMO_PRM) && s.strongLocal === DEMO_STRONG;
+}
 
 export function defaultSettings(): Settings {
   return {

@@ -16,7 +16,7 @@ import { smallerWebllmModel } from '../presets.ts';
 import type { Unreachable } from '../remote-gate.ts';
 import { startRun, type Run } from '../runner.ts';
 import type { ApiKeyStore } from '../secrets.ts';
-import { formatPrmSpec, formatWeakSpec, type Settings } from '../settings.ts';
+import { DEMO_BUNDLE, formatPrmSpec, formatWeakSpec, usesDemoModels, type Settings } from '../settings.ts';
 import { confirmTransmission, type ConfirmElements } from '../views/confirm-dialog.ts';
 import type { SolveView } from '../views/solve-view.ts';
 import { readProblem } from './problem-input.ts';
@@ -66,9 +66,23 @@ export function setupSolveMode(deps: SolveModeDeps): void {
       const chosen = deps.settings();
       // Fetched only when something uses it: a policy it can carry, or a budget read from its calibration.
       const usesBundle = chosen.bundle && (['pomdp', 'agg-lambda'].includes(chosen.policy.split(':', 1)[0]!.trim()) || chosen.budget !== null);
-      const bundle = usesBundle ? await bundleAt(chosen.bundle!, loading.signal) : null;
+      let bundle: RoutingBundle | null = null;
+      let demoNote = '';
+      if (usesBundle && chosen.bundle === DEMO_BUNDLE && !usesDemoModels(chosen)) {
+        // The demo's bundle describes the demo's models: with others it would route by the wrong model.
+        demoNote = 'The demo routing bundle is tuned for the demo models only, so it is not used with yours; tune one for them with trim tune.';
+      } else if (usesBundle) {
+        try {
+          bundle = await bundleAt(chosen.bundle!, loading.signal);
+        } catch (err) {
+          // The demo's own bundle is a nicety: without it (offline before it was ever fetched) the policy runs on its defaults.
+          if (chosen.bundle !== DEMO_BUNDLE || isAbort(err)) throw err;
+          demoNote = `The demo routing bundle could not be loaded (${errorMessage(err)}); the policy runs with its default model.`;
+        }
+      }
       const s = await withBudget(bundle ? { ...chosen, policy: withBundleKnob(bundle, chosen.policy) } : chosen, bundle);
       const artefacts = bundle ? bundleArtefactsFor(bundle, s.policy) : undefined;
+      if (demoNote) policyNote.textContent = `${policyNote.textContent ? `${policyNote.textContent} ` : ''}${demoNote}`;
       const local = await deps.models.prepare(s, loading.signal);
       loading = null;
       const { weak, prm } = local;
