@@ -151,6 +151,19 @@ describe('fit-observations, train-agg and calibrate', () => {
     expect(routed.code, routed.stderr).toBe(0);
     expect(JSON.parse(routed.stdout)).toEqual({ t: 1, decision: 'regenerate' });
 
+    const c = join(dir, 'obs-c.json');
+    const cond = await trim(['fit-observations', '--labels', labels, '--scores', byId, '--observes', 'score-given-previous', '--out', c]);
+    expect(cond.code, cond.stderr).toBe(0);
+    expect(cond.stdout).toMatch(/\(score-given-previous\)/);
+    const mc = observationModelFromJson(JSON.parse(readFileSync(c, 'utf8')));
+    expect(mc.observes).toBe('score-given-previous');
+    expect(mc.given![0]).toHaveLength(400);
+    const routedC = await trim(['route', '--policy', 'pomdp', '--observations', c], '{"t":1,"score":0.01,"previous":[],"draftTokens":30}\n');
+    expect(JSON.parse(routedC.stdout)).toEqual({ t: 1, decision: 'regenerate' });
+    const bad = await trim(['fit-observations', '--labels', labels, '--scores', byId, '--observes', 'minimum', '--out', c]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--observes must be one of min-and-score, score, score-given-previous/);
+
     writeFileSync(join(dir, 'short.jsonl'), JSON.stringify({ id: sols[0]!.id, scores: [0.5] }));
     const short = await trim(['fit-observations', '--labels', labels, '--scores', join(dir, 'short.jsonl'), '--out', join(dir, 'x.json')]);
     expect(short.code).not.toBe(0);

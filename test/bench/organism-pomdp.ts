@@ -11,12 +11,17 @@
 //           (weak-only → weak.jsonl, strong-only → strong.jsonl); the models' answers are memoised per
 //           (problem, prefix), which changes nothing (drafts are seeded per problem, the strong model is
 //           greedy, the PRM is deterministic) and makes a sweep cost little more than one policy.
+//           --observes KIND fits that observation kind; --transitions default keeps the simulator's
+//           p_w, p_s and regeneration cost instead of the fitted ones (ablations).
 //   curve   --dir DIR   reads DIR/weak.jsonl, DIR/strong.jsonl and DIR/<policy>-<knob>.jsonl trace files
 //           and prints accuracy, cost, CPT(50/80/95%) and APGR per policy (oracle-*.jsonl: also the
 //           cheapest-first oracle curve).
 //   model   --fit TRACES… [--lambda λ,λ,…] [--problems N]
 //           the Bayes-optimal policy of the fitted model, run in that model (src/core/pomdp/simulate.ts):
 //           accuracy, cost, CPT and APGR the model promises.
+//   bundle  --fit TRACES… --lambda λ,λ,… --out FILE
+//           a routing bundle (src/core/bundle.ts) holding the fitted pomdp policy and that grid, for
+//           "trim eval --policy pomdp --bundle FILE" (no calibration: trim tune measures that).
 //   beliefs --traces FILE --fit TRACES… [--lambda λ] [--wrong-only]
 //           replays the fitted filter over recorded pomdp traces and prints belief and values per step.
 
@@ -55,6 +60,7 @@ const { values } = parseArgs({
     problems: { type: 'string' },
     policies: { type: 'string' },
     observes: { type: 'string' },
+    transitions: { type: 'string' },
   },
 });
 
@@ -85,6 +91,8 @@ function policyFrom(spec: string): RoutingPolicy {
   const [name, knob] = spec.split(':');
   if (name === 'pomdp') {
     const f = fitted();
+    // --transitions default: p_w, p_s and the regeneration cost of the simulator (the plateaued set-up).
+    if (values.transitions === 'default') return pomdpPolicy({ lambda: Number(knob), observations: f.observations });
     return pomdpPolicy({ lambda: Number(knob), observations: f.observations, pw: f.model.pw, ps: f.model.ps, futureTokens: f.model.futureTokens });
   }
   return createPolicy(name!, { knob: Number(knob) });
@@ -201,6 +209,28 @@ if (mode === 'sweep') {
       );
     });
   }
+} else if (mode === 'bundle') {
+  const { bundleToJson } = await import('../../src/core/bundle.ts');
+  const f = fitted();
+  const bundle = {
+    policies: {
+      pomdp: {
+        observations: f.observations,
+        pw: f.model.pw,
+        ps: f.model.ps,
+        hazard: [...f.model.hazard],
+        futureTokens: f.model.futureTokens,
+        belief: 'filter' as const,
+        grid: values.lambda!.split(',').map(Number),
+        extra: {},
+      },
+    },
+    calibration: {},
+    best: null,
+    provenance: { fittedOn: values.fit, stats: f.stats, date: new Date().toISOString() },
+  };
+  writeFileSync(values.out!, JSON.stringify(bundleToJson(bundle)) + '\n');
+  console.error(`wrote ${values.out}`);
 } else if (mode === 'model') {
   const f = fitted();
   const n = Number(values.problems ?? 20000);

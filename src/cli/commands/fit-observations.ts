@@ -6,7 +6,9 @@ import { errorMessage, TrimError } from '../../core/errors.ts';
 import { hazardFromCdf, hazardFromLengths } from '../../core/pomdp/model.ts';
 import {
   fitObservationModel,
+  OBSERVATION_KINDS,
   observationModelToJson,
+  type ObservationKind,
   POMDP_STATES,
   prefixSamples,
   type LabelledSolution,
@@ -22,7 +24,7 @@ import { simParamsFrom, simParamsOptions, simParamsUsage } from '../sim-params.t
 
 const usage = `
 Usage: trim fit-observations (--labels FILE --scores FILE | --simulate [--problems N] [--seed N])
-  [--bins 20] [--bandwidth H] [--lengths RESULTS.jsonl] --out FILE
+  [--bins 20] [--bandwidth H] [--observes KIND] [--lengths RESULTS.jsonl] --out FILE
 
 Fits TRIM-POMDP's observation model: for o = (min of the previous steps' scores, the current step's
 score), one density on [0,1]² per hidden state (S0 all correct so far, S1 after an earlier error, S2 at
@@ -42,6 +44,9 @@ the first error), a reflected Gaussian KDE binned bins × bins, and writes it as
                     model was made); a model fitted this way describes the simulator, not a real PRM
   --bins N          cells per axis (default 20)
   --bandwidth H     kernel bandwidth on both axes (default: Scott's rule per axis and state)
+  --observes KIND   min-and-score (default: the reference observation, for --belief reference),
+                    score (the current score alone) or score-given-previous (the current score given
+                    the last step's, which the Bayes filter needs: src/core/pomdp/README.md, "The plateau")
   --lengths FILE    fit the hazard (when a solution ends) on the lengths of the weak-only runs in a
                     "trim eval" results file; by default on the labelled solutions' lengths
 ${simParamsUsage}`;
@@ -59,12 +64,15 @@ export const command: Command = {
       bins: { type: 'string' },
       bandwidth: { type: 'string' },
       lengths: { type: 'string' },
+      observes: { type: 'string' },
       out: { type: 'string' },
       ...simParamsOptions,
     });
     if (!values.out) throw new UsageError('--out FILE is required.');
     const bins = values.bins === undefined ? 20 : Number(values.bins);
     if (!Number.isInteger(bins) || bins < 2 || bins > 200) throw new UsageError(`--bins must be a whole number in [2, 200]; got "${values.bins}".`);
+    const observes = (values.observes ?? 'min-and-score') as ObservationKind;
+    if (!OBSERVATION_KINDS.includes(observes)) throw new UsageError(`--observes must be one of ${OBSERVATION_KINDS.join(', ')}; got "${values.observes}".`);
     const bandwidth = values.bandwidth === undefined ? undefined : Number(values.bandwidth);
     if (bandwidth !== undefined && !(bandwidth > 0 && bandwidth <= 1)) throw new UsageError(`--bandwidth must be a number in (0, 1]; got "${values.bandwidth}".`);
 
@@ -105,7 +113,7 @@ export const command: Command = {
 
     let model: ObservationModel;
     try {
-      model = fitObservationModel(samples, { bins, ...(bandwidth !== undefined ? { bandwidth } : {}), hazard, source });
+      model = fitObservationModel(samples, { bins, observes, ...(bandwidth !== undefined ? { bandwidth } : {}), hazard, source });
     } catch (err) {
       if (err instanceof TrimError) throw new UsageError(err.message);
       throw err;
@@ -192,7 +200,8 @@ function weakOnlyLengths(path: string): number[] {
 
 /** A short report: prefixes per state, bandwidths, and how well the current score separates S0 from S2. */
 function describe(m: ObservationModel, samples: readonly ObservationSample[]): string {
-  const lines = [`Observation model: ${m.bins}×${m.bins} cells, ${samples.length} prefixes.`];
+  const cells = m.observes === 'score' ? `${m.bins} cells of the current score` : m.observes === 'score-given-previous' ? `${m.bins} cells of the current score in ${m.bins} rows of the previous one` : `${m.bins}×${m.bins} cells`;
+  const lines = [`Observation model (${m.observes ?? 'min-and-score'}): ${cells}, ${samples.length} prefixes.`];
   POMDP_STATES.forEach((name, s) => {
     const mine = samples.filter((x) => x.state === s);
     const mean = (f: (x: ObservationSample) => number) => (mine.length ? mine.reduce((a, x) => a + f(x), 0) / mine.length : NaN);
