@@ -14,15 +14,19 @@ const PAGE = 'https://trim.example/app/';
 
 describe('bundle= in links', () => {
   it('reads a relative or http(s) URL, survives settingsToQuery, and refuses other schemes and credentials', () => {
-    const c = readUrlConfig('?bundle=./models/organism/routing.json&policy=pomdp', defaultSettings());
+    const c = readUrlConfig('?bundle=./tuned/routing.json&policy=pomdp', defaultSettings());
     expect(c.problems).toEqual([]);
-    expect(c.settings.bundle).toBe('./models/organism/routing.json');
-    expect(readUrlConfig(settingsToQuery(c.settings), defaultSettings()).settings.bundle).toBe('./models/organism/routing.json');
+    expect(c.settings.bundle).toBe('./tuned/routing.json');
+    expect(readUrlConfig(settingsToQuery(c.settings), defaultSettings()).settings.bundle).toBe('./tuned/routing.json');
+    // "No bundle" survives a link although the demo has one by default.
+    const none = readUrlConfig('?bundle=', defaultSettings()).settings;
+    expect(none.bundle).toBeNull();
+    expect(readUrlConfig(settingsToQuery(none), defaultSettings()).settings.bundle).toBeNull();
     expect(readUrlConfig('?bundle=javascript:alert(1)', defaultSettings()).problems.join()).toMatch(/Routing bundle: "javascript:alert\(1\)" is not an http\(s\) URL/);
     // A password in the URL is a credential: removed before anything reads it.
     const creds = readUrlConfig('?bundle=https://u:p@evil.example/b.json', defaultSettings());
     expect(creds.secrets).toEqual(['bundle']);
-    expect(creds.settings.bundle).toBeNull();
+    expect(creds.settings.bundle).toBe(defaultSettings().bundle);
     expect(() => checkBundleUrl('https://someone@evil.example/b.json')).toThrow(/carries a user name or password/);
     expect(readUrlConfig('?bundle=', { ...defaultSettings(), bundle: 'x.json' }).settings.bundle).toBeNull();
   });

@@ -45,7 +45,7 @@ describe('URL configuration', () => {
   it('reports bad values and keeps the defaults for them', () => {
     const c = readUrlConfig('?weak=gguf:x&prm=tjs:./p%23nope&policy=thr:2&maxSteps=0&remote=http://h&colour=red', defaultSettings());
     expect(c.settings.weak).toEqual(defaultSettings().weak);
-    expect(c.settings.policy).toBe('thr:0.5');
+    expect(c.settings.policy).toBe(defaultSettings().policy);
     expect(c.problems).toHaveLength(6);
     expect(c.problems.join('\n')).toMatch(/webllm:MODEL_ID or tjs:URL/);
     expect(c.problems.join('\n')).toMatch(/remoteModel is missing/);

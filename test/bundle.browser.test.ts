@@ -2,6 +2,7 @@
 // the user agrees, and the solve routes with the bundle's policy at the knob its calibration gives for
 // the budget. The offline demo's organism models solve on the device (WebAssembly).
 
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { bundleToJson } from '../src/core/bundle.ts';
 import type { StaticServer } from '../src/cli/static-server.ts';
 import { sampleBundle } from './helpers/bundle.ts';
 import { buildPage, launch, openPage, servePage, type Browser } from './helpers/page.ts';
+import { REPO_ROOT } from './helpers/paths.ts';
 
 let built: Awaited<ReturnType<typeof buildPage>>;
 let site: StaticServer;
@@ -76,6 +78,22 @@ describe('a routing bundle on the page', { timeout: 180_000 }, () => {
     const sources = await page.$$eval('#steps > li.step', (lis) => lis.map((li) => (li as HTMLElement).dataset.source));
     expect(sources.length).toBeGreaterThan(0);
     expect(sources.every((s) => s === 'strong')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the offline demo routes with its own tuned bundle by default, at the bundle\'s best knob', async () => {
+    const committed = JSON.parse(readFileSync(`${REPO_ROOT}/public/models/organism/routing.json`, 'utf8')) as { best: { policy: string; knob: number } };
+    const { page, errors } = await openPage(browser.context, `${site.url}?seed=1`);
+    expect(await page.inputValue('#policy')).toBe(committed.best.policy);
+    expect(await page.inputValue('#bundle')).toBe('./models/organism/routing.json');
+    const runs = Number((await page.getAttribute('body', 'data-runs')) ?? 0);
+    await page.getByRole('textbox', { name: 'Problem', exact: true }).fill('Start with 5, then 1) +2 2) -1 3) -3.');
+    await page.getByRole('button', { name: 'Solve', exact: true }).click();
+    await page.waitForFunction((n) => Number(document.body.dataset.runs ?? 0) > n, runs, { timeout: 150_000 });
+    expect(await page.textContent('#run-error')).toBe('');
+    expect(await page.textContent('#policy-note')).toBe(`Policy ${committed.best.policy}:${committed.best.knob} from the routing bundle ./models/organism/routing.json.`);
+    expect(await page.textContent('#answer-text')).toMatch(/\d/);
     expect(errors).toEqual([]);
     await page.close();
   });

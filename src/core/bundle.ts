@@ -259,7 +259,7 @@ export function bundleToJson(b: RoutingBundle): unknown {
       grid: pomdp.grid,
     };
   const agg = b.policies['agg-lambda'];
-  if (agg) policies['agg-lambda'] = { ...agg.extra, weights: weightSetToJson(agg.weights), grid: agg.grid };
+  if (agg) policies['agg-lambda'] = { ...agg.extra, weights: roundNumbers(weightSetToJson(agg.weights)), grid: agg.grid };
   return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
@@ -268,6 +268,17 @@ export function bundleToJson(b: RoutingBundle): unknown {
     best: b.best,
     provenance: b.provenance,
   };
+}
+
+/**
+ * Network weights to 7 significant digits: half the bytes of full doubles for a file the page downloads,
+ * and far below what moves a decision (the networks were trained in float64 with noisier updates).
+ */
+function roundNumbers(j: unknown): unknown {
+  if (typeof j === 'number') return Number.isInteger(j) ? j : Number(j.toPrecision(7));
+  if (Array.isArray(j)) return j.map(roundNumbers);
+  if (j && typeof j === 'object') return Object.fromEntries(Object.entries(j).map(([k, v]) => [k, roundNumbers(v)]));
+  return j;
 }
 
 /** The policies a bundle carries, in BUNDLE_POLICIES order. */

@@ -65,12 +65,13 @@ export function setupSolveMode(deps: SolveModeDeps): void {
     try {
       const chosen = deps.settings();
       // Fetched only when something uses it: a policy it can carry, or a budget read from its calibration.
-      const usesBundle = chosen.bundle && (['pomdp', 'agg-lambda'].includes(chosen.policy.split(':', 1)[0]!.trim()) || chosen.budget !== null);
+      const carried = ['pomdp', 'agg-lambda'].includes(chosen.policy.split(':', 1)[0]!.trim());
+      const usesBundle = chosen.bundle && (carried || chosen.budget !== null);
       let bundle: RoutingBundle | null = null;
       let demoNote = '';
       if (usesBundle && chosen.bundle === DEMO_BUNDLE && !usesDemoModels(chosen)) {
         // The demo's bundle describes the demo's models: with others it would route by the wrong model.
-        demoNote = 'The demo routing bundle is tuned for the demo models only, so it is not used with yours; tune one for them with trim tune.';
+        if (carried) demoNote = 'The demo routing bundle is tuned for the demo models only, so it is not used with yours; tune one for them with trim tune.';
       } else if (usesBundle) {
         try {
           bundle = await bundleAt(chosen.bundle!, loading.signal);
@@ -82,6 +83,7 @@ export function setupSolveMode(deps: SolveModeDeps): void {
       }
       const s = await withBudget(bundle ? { ...chosen, policy: withBundleKnob(bundle, chosen.policy) } : chosen, bundle);
       const artefacts = bundle ? bundleArtefactsFor(bundle, s.policy) : undefined;
+      if (artefacts && !policyNote.textContent) policyNote.textContent = `Policy ${s.policy} from the routing bundle ${chosen.bundle}.`;
       if (demoNote) policyNote.textContent = `${policyNote.textContent ? `${policyNote.textContent} ` : ''}${demoNote}`;
       const local = await deps.models.prepare(s, loading.signal);
       loading = null;
