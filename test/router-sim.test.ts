@@ -203,6 +203,8 @@ describe('characters sent in the simulator (--cost sent)', () => {
 });
 
 describe('fitting the simulator to traces', () => {
+  // A fit profiles luck over eight candidates, each refitted and simulated: tens of seconds on a loaded
+  // two-core machine, hence the longer limits below.
   it('recovers p_w, p_s, the score distributions and the lucky rate from mixed-policy traces', () => {
     // Difficulty at the defaults: it spreads the observed scores, and the fit must take that share out.
     const truth = resolveSimParams({
@@ -225,7 +227,7 @@ describe('fitting the simulator to traces', () => {
     expect(Math.abs(fit.params.lucky - 0.1)).toBeLessThanOrEqual(0.1 + 1e-9);
     expect(Math.abs(fit.params.length.mean - 6.5)).toBeLessThan(0.4);
     expect(Object.keys(fit.kept)).toContain('difficulty');
-  });
+  }, 180_000);
 
   it('refuses too few traces', () => {
     expect(() => fitSimParams([], DEFAULT_SIM_PARAMS)).toThrow(/at least 20/);
@@ -246,7 +248,7 @@ describe('fitting the simulator to traces', () => {
     const simulated = runWorld(createWorld(fit.params, 3000, 9), parsePolicySpec('weak-only')).filter((r) => r.correct).length / 3000;
     expect(Math.abs(simulated - observed)).toBeLessThan(0.03);
     expect(fit.fitted.weakAccuracy).toMatch(/matched to the observed/);
-  });
+  }, 180_000);
 
   it('says so when a baseline cannot be matched instead of claiming it was', () => {
     // Every answer right by luck: weak-only at 30% is out of reach of a simulator whose luck is 0.9.
@@ -296,5 +298,5 @@ describe('fidelity gate', () => {
   it('is what trim simulate --fit prints after the fit', () => {
     const sim = fitSimParams(real, DEFAULT_SIM_PARAMS, { matchProblems: 800 });
     expect(fidelityGate(real, sim.params, { problems: 3000, tolerance: 0.04 }).pass).toBe(true);
-  });
+  }, 180_000);
 });
