@@ -76,6 +76,15 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     expect(String(b2.policies['agg-lambda']!.extra.training)).toMatch(verdict === 'simulator' ? /in the simulator/ : /on real solves/);
   });
 
+  it('resumed after it finished, redoes nothing and fits the same model (calibration runs do not feed the fit)', async () => {
+    const before = readFileSync(out, 'utf8');
+    const again = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', out, ...SMALL, '--resume']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/calibrating: 12 problems × \d+ operating points \(\d+ runs already done\)/);
+    const strip = (text: string) => ({ ...(JSON.parse(text) as Record<string, any>), provenance: null });
+    expect(strip(readFileSync(out, 'utf8'))).toEqual(strip(before));
+  });
+
   it('gives a bundle trim eval sweeps without --sweep', async () => {
     const e = await trimInProcess(['eval', '--data', world.data, ...world.flags, '--policy', 'pomdp', '--bundle', out, '--out', join(dir, 'eval'), '--seed', '3']);
     expect(e.code, e.stderr).toBe(0);
@@ -177,6 +186,15 @@ describe('trim tune on organism problems (checker labels, the organism models)',
     expect(b.policies.pomdp!.grid).toEqual([0.0005, 0.005]);
     expect((b.provenance as any).labels).toMatchObject({ source: 'checker', strongTokens: 0 });
     expect((b.provenance as any).strongTokensSpent.labelling).toBe(0);
+    // Resumed once finished: the checker labels only the trace runs, so the calibration runs do not change the fit.
+    const before = readFileSync(out, 'utf8');
+    const again = await trimInProcess([
+      'tune', '--data', data, '--weak-path', join(M, 'weak'), '--strong-path', join(M, 'strong'), '--prm-path', join(M, 'prm'),
+      '--out', out, '--thr-grid', '0.5', '--lambda-grid', '0.0005,0.005', '--agg-lambdas', 'none', '--seed', '1', '--concurrency', '2', '--resume',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const strip = (text: string) => ({ ...(JSON.parse(text) as Record<string, any>), provenance: null });
+    expect(strip(readFileSync(out, 'utf8'))).toEqual(strip(before));
     // Everything on the device sends nothing: --cost sent has nothing to trade, and says so.
     const sent = await trimInProcess([
       'tune', '--data', data, '--weak-path', join(M, 'weak'), '--strong-path', join(M, 'strong'), '--prm-path', join(M, 'prm'),

@@ -204,7 +204,8 @@ export const command: Command = {
       }
 
       // 2. Labels.
-      const labelled = await labelTraces(source, rows, byId, { work, setup, seed, rollouts, labelsPath: v.labels as string | undefined, concurrency });
+      // Only the trace points: a resumed tune's calibration runs must not change the fit they measure.
+      const labelled = await labelTraces(source, traceRows(rows, byId), byId, { work, setup, seed, rollouts, labelsPath: v.labels as string | undefined, concurrency });
       const strongOnly = rows.filter((r) => r.policy === STRONG_ONLY);
       const strongTokensPerProblem = strongOnly.reduce((s, r) => s + r.strongTokens, 0) / Math.max(1, strongOnly.length);
 
@@ -241,7 +242,7 @@ export const command: Command = {
       };
 
       // 4. The fidelity gate decides whether TRIM-Agg may train in a simulator fitted to these traces.
-      const gate = runFidelityGate(measuredRows(rows, byId));
+      const gate = runFidelityGate(traceRows(rows, byId));
       log(gate.note);
       if (gate.table) process.stderr.write(gate.table);
 
@@ -456,7 +457,7 @@ async function scoreGivenLabels(c: LabelContext): Promise<Labelled> {
   return { traces, unlabelled: 0, rollouts: 0, strongTokens: 0 };
 }
 
-const measuredRows = (rows: readonly TunedRow[], byId: Map<string, EvalProblem>) => rows.filter((r) => byId.has(r.id) && (r.policy === WEAK_ONLY || r.policy === STRONG_ONLY || r.policy === 'thr'));
+const traceRows = (rows: readonly TunedRow[], byId: Map<string, EvalProblem>) => rows.filter((r) => byId.has(r.id) && (r.policy === WEAK_ONLY || r.policy === STRONG_ONLY || r.policy === 'thr'));
 
 interface GateOutcome {
   verdict: 'simulator' | 'real-traces';
