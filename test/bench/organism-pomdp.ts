@@ -4,7 +4,7 @@
 //   traces  --data FILE [--offset N] [--limit N] --policy record|thr:K|pomdp:λ [--fit TRACES…] [--seed 1] --out FILE
 //           solves the problems with the organism's models (all local) under the policy and writes one
 //           labelled trace per line; "record" scores every draft and keeps it (weak-only with scores);
-//           pomdp:λ uses the POMDP fitted on --fit (comma-separated trace files).
+//           pomdp:λ uses the POMDP fitted on --fit (comma-separated trace files), or --bundle FILE's.
 //           --prm oracle routes with the checker (src/organism/oracle.ts: eval-only headroom, use thr:0.5).
 //   sweep   --data FILE [--offset N] [--limit N] --policies "thr:0.5,0.9 pomdp:0.001,0.002 weak-only strong-only"
 //           [--fit TRACES…] [--prm oracle] --dir DIR   every policy and knob into DIR/<policy>-<knob>.jsonl
@@ -28,7 +28,10 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createPolicy } from '../../src/core/policies/index.ts';
-import { pomdpPolicy } from '../../src/core/policies/pomdp.ts';
+import { pomdpFromArtefacts, pomdpPolicy } from '../../src/core/policies/pomdp.ts';
+import { bundleArtefacts, bundleFromJson } from '../../src/core/bundle.ts';
+
+const bundleArtefactsOf = (file: string) => bundleArtefacts(bundleFromJson(JSON.parse(readFileSync(file, 'utf8')), file), 'pomdp');
 import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type FittedPomdp, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
 import { beliefCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
@@ -61,6 +64,7 @@ const { values } = parseArgs({
     policies: { type: 'string' },
     observes: { type: 'string' },
     transitions: { type: 'string' },
+    bundle: { type: 'string' },
   },
 });
 
@@ -89,6 +93,7 @@ function policyFrom(spec: string): RoutingPolicy {
   if (spec === 'record')
     return { id: 'record', knob: null, episode: () => ({ plan: () => 'score', decide: () => 'accept' }) };
   const [name, knob] = spec.split(':');
+  if (name === 'pomdp' && values.bundle) return pomdpFromArtefacts(Number(knob), bundleArtefactsOf(values.bundle));
   if (name === 'pomdp') {
     const f = fitted();
     // --transitions default: p_w, p_s and the regeneration cost of the simulator (the plateaued set-up).
