@@ -156,7 +156,11 @@ async function benchPage(browser: Browser, url: string, heard: Heard = { steps: 
   await page.exposeFunction('chromiumCpuMs', () => chromiumCpuMs(`--user-data-dir=${browser.profile}`));
   await page.exposeFunction('benchProgress', (e: BenchProgress) => {
     if ('loadMs' in e) heard.loadMs = e.loadMs;
-    else heard.steps[e.step] = { ms: e.ms, ...(e.cpuMs !== undefined ? { cpuMs: e.cpuMs } : {}) };
+    else {
+      heard.steps[e.step] = { ms: e.ms, ...(e.cpuMs !== undefined ? { cpuMs: e.cpuMs } : {}) };
+      // Every call, not only the table's points: the whole curve, to tell growth from a busy moment.
+      log(`  step ${e.step}: ${fmtMs(e.ms)}${e.cpuMs !== undefined ? ` (cpu ${fmtMs(e.cpuMs)})` : ''}`);
+    }
   });
   page.on('pageerror', (e) => log(`  pageerror: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && log(`  console: ${m.text()}`));
