@@ -98,6 +98,11 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     expect(r2.code, r2.stderr).toBe(0);
     const b = bundleFromJson(JSON.parse(readFileSync(sentOut, 'utf8')));
     expect((b.provenance as any).settings.cost).toBe('sent');
+    // The POMDP's λ prices characters: a regeneration's expected characters rise with the step (the prefix rides along).
+    expect(b.policies.pomdp!.cost).toBe('sent');
+    const fc = b.policies.pomdp!.futureCost!;
+    expect(fc[2]!).toBeGreaterThan(fc[0]!);
+    expect(r2.stderr).toMatch(/λ prices characters sent/);
     for (const p of [...b.calibration.pomdp!, ...b.calibration.thr!]) {
       expect(p.sentShare).not.toBeNull();
       expect(p.cost).toBe(p.sentShare);

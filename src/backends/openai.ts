@@ -40,29 +40,35 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
   const template = typeof o.template === 'string' ? getTemplate(o.template) : (o.template ?? getTemplate('qwen2.5'));
   const apiKey = o.apiKey ? checkApiKey(o.apiKey, o.apiKeySource ?? 'the settings') : undefined;
   const http = httpOptions(o.http);
+  // One builder for the request next() sends and the size requestChars() reports, so they agree exactly.
+  const request = (r: StepRequest) => {
+    const input: ContinuationInput = {
+      problem: defuseControlTokens(r.problem),
+      steps: r.steps.map(defuseControlTokens),
+      partial: defuseControlTokens(r.partial ?? ''),
+      template,
+      ...(o.system !== undefined ? { system: o.system } : {}),
+    };
+    const req = mode.request(input);
+    const url = endpointUrl(server, req.path);
+    const body = JSON.stringify({
+      model: o.model,
+      ...req.fields,
+      max_tokens: r.maxTokens,
+      stop: [STEP_DELIMITER],
+      stream: true,
+      stream_options: { include_usage: true },
+      ...samplingFields(r.sampling, o.sendTopK ?? false),
+    });
+    return { input, req, url, body };
+  };
 
   return {
     id: o.id ?? `${o.model}@${server.host}`,
     where: o.where ?? 'remote',
+    requestChars: (r: StepRequest) => request(r).body.length,
     async next(r: StepRequest): Promise<StepResult> {
-      const input: ContinuationInput = {
-        problem: defuseControlTokens(r.problem),
-        steps: r.steps.map(defuseControlTokens),
-        partial: defuseControlTokens(r.partial ?? ''),
-        template,
-        ...(o.system !== undefined ? { system: o.system } : {}),
-      };
-      const req = mode.request(input);
-      const url = endpointUrl(server, req.path);
-      const body = JSON.stringify({
-        model: o.model,
-        ...req.fields,
-        max_tokens: r.maxTokens,
-        stop: [STEP_DELIMITER],
-        stream: true,
-        stream_options: { include_usage: true },
-        ...samplingFields(r.sampling, o.sendTopK ?? false),
-      });
+      const { input, req, url, body } = request(r);
 
       // An end-of-turn token in the text means the server returns special tokens: the turn is over.
       const text = new StepText(template.stopTokens, mode.filter?.(input), r.onText);

@@ -7,6 +7,8 @@
 //    "policies": {
 //      "pomdp": {"observations": <trim-pomdp-observations JSON>, "transitions": {"pw": p, "ps": p},
 //                "hazard": [h1, …]?, "futureTokens": n?, "belief": "filter"|"reference", "gate": g?,
+//                "cost": "tokens"|"sent"? (what λ prices; tokens when absent), "futureCost": [c1, …]? (sent:
+//                expected characters a regeneration at step t sends),
 //                "grid": [λ, …], …},
 //      "agg-lambda": {"weights": <trim-agg-weight-set JSON>, "grid": [λ, …]}},
 //    "calibration": {"<policy>": [{"knob", "cost", "accuracy", "sentShare", "stepShare"}, …]},
@@ -50,6 +52,10 @@ export interface PomdpBundle {
   ps: number;
   hazard?: number[];
   futureTokens?: number;
+  /** What the policy was tuned to price: strong tokens (absent) or characters sent off the device. */
+  cost?: 'tokens' | 'sent';
+  /** Cost "sent": expected characters of a regeneration at step t, by t. */
+  futureCost?: number[];
   belief: BeliefMode;
   gate?: number;
   grid: number[];
@@ -108,7 +114,7 @@ function rest(o: Record<string, unknown>, known: readonly string[]): Record<stri
   return Object.fromEntries(Object.entries(o).filter(([k]) => !known.includes(k)));
 }
 
-const POMDP_KEYS = ['observations', 'transitions', 'hazard', 'futureTokens', 'belief', 'gate', 'grid'] as const;
+const POMDP_KEYS = ['observations', 'transitions', 'hazard', 'futureTokens', 'cost', 'futureCost', 'belief', 'gate', 'grid'] as const;
 
 function pomdpFromJson(j: unknown, fail: Fail, where: string): PomdpBundle {
   if (!isObject(j)) fail('policies.pomdp must be an object');
@@ -134,6 +140,14 @@ function pomdpFromJson(j: unknown, fail: Fail, where: string): PomdpBundle {
     if (typeof o.futureTokens !== 'number' || !(o.futureTokens >= 0) || !Number.isFinite(o.futureTokens)) fail('policies.pomdp.futureTokens must be a number ≥ 0');
     futureTokens = o.futureTokens as number;
   }
+  const cost = o.cost ?? 'tokens';
+  if (cost !== 'tokens' && cost !== 'sent') fail('policies.pomdp.cost must be "tokens" or "sent"');
+  let futureCost: number[] | undefined;
+  if (o.futureCost !== undefined || cost === 'sent') {
+    if (!Array.isArray(o.futureCost) || o.futureCost.length === 0 || o.futureCost.length > 1000 || !o.futureCost.every((c) => typeof c === 'number' && c >= 0 && Number.isFinite(c)))
+      fail('policies.pomdp.futureCost must be a non-empty list of numbers ≥ 0 (characters a regeneration sends, by step); a bundle tuned with cost "sent" needs it');
+    futureCost = o.futureCost as number[];
+  }
   const belief = o.belief ?? 'filter';
   if (typeof belief !== 'string' || !(BELIEF_MODES as readonly string[]).includes(belief)) fail(`policies.pomdp.belief must be one of ${BELIEF_MODES.join(', ')}`);
   let gate: number | undefined;
@@ -147,6 +161,8 @@ function pomdpFromJson(j: unknown, fail: Fail, where: string): PomdpBundle {
     ps,
     ...(hazard ? { hazard } : {}),
     ...(futureTokens !== undefined ? { futureTokens } : {}),
+    ...(o.cost !== undefined ? { cost: cost as 'tokens' | 'sent' } : {}),
+    ...(futureCost ? { futureCost } : {}),
     belief: belief as BeliefMode,
     ...(gate !== undefined ? { gate } : {}),
     grid: grid(o.grid, 'policies.pomdp.grid', fail),
@@ -254,6 +270,8 @@ export function bundleToJson(b: RoutingBundle): unknown {
       transitions: { pw: pomdp.pw, ps: pomdp.ps },
       ...(pomdp.hazard ? { hazard: pomdp.hazard } : {}),
       ...(pomdp.futureTokens !== undefined ? { futureTokens: pomdp.futureTokens } : {}),
+      ...(pomdp.cost !== undefined ? { cost: pomdp.cost } : {}),
+      ...(pomdp.futureCost ? { futureCost: pomdp.futureCost } : {}),
       belief: pomdp.belief,
       ...(pomdp.gate !== undefined ? { gate: pomdp.gate } : {}),
       grid: pomdp.grid,
@@ -305,6 +323,8 @@ export function bundleArtefacts(b: RoutingBundle, policy: string): Record<string
       pw: p.pw,
       ps: p.ps,
       ...(p.futureTokens !== undefined ? { futureTokens: p.futureTokens } : {}),
+      ...(p.cost !== undefined ? { cost: p.cost } : {}),
+      ...(p.futureCost ? { futureCost: p.futureCost } : {}),
       beliefMode: p.belief,
       ...(p.gate !== undefined ? { gate: p.gate } : {}),
     };

@@ -290,6 +290,17 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
       ledger.estimated ||= !!r.estimated;
       return r;
     };
+    // What regenerating the current step would send: the strong model's first request for it, exactly.
+    const regenerationChars = (): { sendChars?: number } => {
+      if (opts.strong.where !== 'remote') return { sendChars: 0 };
+      const chars = opts.strong.requestChars?.({
+        problem,
+        steps: accepted,
+        maxTokens: limits.maxStepTokens,
+        sampling: opts.strongSampling ?? opts.sampling,
+      });
+      return chars === undefined ? {} : { sendChars: chars };
+    };
     const draftStep = async (): Promise<StepResult> => {
       const d = await timed('draft', () => write(opts.weak, 'weak'));
       ledger.weakPromptTokens += d.promptTokens;
@@ -352,6 +363,7 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
             draftTokens: d.completionTokens,
             strongTokens: ledger.strongTokens,
             budgetLeft: opts.strongBudget == null ? null : Math.max(0, opts.strongBudget - ledger.strongTokens),
+            ...regenerationChars(),
           });
           emit({ type: 'decision', t, decision });
         }

@@ -67,6 +67,11 @@ export interface StepModel {
   readonly id: string;
   readonly where: Where;
   next(r: StepRequest): Promise<StepResult>;
+  /**
+   * Characters of the request body next(r) would send, without sending it (remote models): what a
+   * privacy-priced policy pays for routing a step here, known before it decides.
+   */
+  requestChars?(r: StepRequest): number;
   dispose?(): Promise<void>;
 }
 
@@ -102,6 +107,12 @@ export interface Observation {
   strongTokens: number;
   /** Strong tokens left in a budget, when one is set. */
   budgetLeft: number | null;
+  /**
+   * Characters that regenerating this step would send off the device (the strong model's request: the
+   * problem and the accepted prefix); 0 when the strong model is on the device; absent when the strong
+   * model cannot say (it does not implement requestChars).
+   */
+  sendChars?: number;
 }
 
 /**

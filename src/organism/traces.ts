@@ -77,6 +77,7 @@ export async function organismTraces(problems: readonly TraceProblem[], o: Trace
                 score: decided.o.score,
                 previous: decided.o.previous,
                 tokens: decided.o.draftTokens,
+                ...(decided.o.sendChars !== undefined ? { sendChars: decided.o.sendChars } : {}),
                 label: draftLabel!,
                 decision: decided.d,
               },

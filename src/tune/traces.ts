@@ -13,6 +13,8 @@ export interface TracedDecision {
   score: number;
   previous: number[];
   tokens: number;
+  /** Characters regenerating would have sent off the device (Observation.sendChars), when known. */
+  sendChars?: number;
   decision: Decision;
 }
 
@@ -43,7 +45,7 @@ export class DecisionRecorder {
           plan: (t) => e.plan(t),
           decide: (o: Observation) => {
             const decision = e.decide(o);
-            log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, decision });
+            log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, ...(o.sendChars !== undefined ? { sendChars: o.sendChars } : {}), decision });
             return decision;
           },
         };
@@ -81,7 +83,7 @@ export function labelledTrace(row: TunedRow, labels: RowLabels): LabelledTrace {
       source: s.source,
       label: labels.steps[i] ?? 'after-error',
       tokens: s.tokens,
-      ...(d && draftLabel ? { draft: { score: d.score, previous: d.previous, tokens: d.tokens, label: draftLabel, decision: d.decision } } : {}),
+      ...(d && draftLabel ? { draft: { score: d.score, previous: d.previous, tokens: d.tokens, ...(d.sendChars !== undefined ? { sendChars: d.sendChars } : {}), label: draftLabel, decision: d.decision } } : {}),
     };
   });
   return { id: `${row.id}|${row.policy}|${row.knob}`, steps, correct: row.correct, strongTokens: row.strongTokens };

@@ -63,8 +63,11 @@ routing bundle for --bundle (trim solve, eval, simulate, route) and the page's b
   5. runs each tuned policy at every knob of its grid on the tuning problems and records knob →
      (cost, accuracy, sentShare, stepShare), and which policy beats TRIM-Thr there.
 
-  --cost tokens|sent  what a routed step costs when the best policy and knob are picked: strong tokens
-                      (default) or characters sent off the device (needs rows that record them)
+  --cost tokens|sent  what a routed step costs: strong tokens (default) or characters sent off the
+                      device (needs a remote strong model). With sent, TRIM-POMDP's λ prices characters:
+                      a step's regeneration costs the characters its request sends (the problem and the
+                      accepted prefix, so late steps cost more), and the bundle records cost "sent";
+                      the best policy and knob are picked by characters; TRIM-Agg still prices tokens
   --work DIR          where the solves, labels and networks are kept (default BUNDLE.json.work)
   --resume            continue a tune that was stopped or killed, from WORK
 ${modelFlagsUsage}`;
@@ -212,7 +215,7 @@ export const command: Command = {
       // 3. TRIM-POMDP on the labelled traces.
       let fitted;
       try {
-        fitted = fitPomdpFromTraces(labelled.traces, { source: `trim tune on ${relativePath(data.file)} (${labelled.traces.length} labelled traces, labels: ${source})` });
+        fitted = fitPomdpFromTraces(labelled.traces, { cost, source: `trim tune on ${relativePath(data.file)} (${labelled.traces.length} labelled traces, labels: ${source})` });
       } catch (err) {
         if (err instanceof TrimError) throw new UsageError(`Cannot fit TRIM-POMDP on the tuning traces: ${err.message}`);
         throw err;
@@ -220,9 +223,12 @@ export const command: Command = {
       const m = fitted.model;
       log(
         `fitted TRIM-POMDP on ${fitted.stats.drafts} labelled drafts (${fitted.stats.draftsByState.join(' / ')} in S0 / S1 / S2): p_w ${m.pw.toFixed(3)}, p_s ${m.ps.toFixed(3)}, ` +
-          `${m.futureTokens.toFixed(1)} tokens per strong step`,
+          `${m.futureTokens.toFixed(1)} tokens per strong step` +
+          (m.futureCost ? `; λ prices characters sent: a regeneration sends ${m.futureCost[0]!.toFixed(0)} characters at step 1, ${m.futureCost[Math.min(9, m.futureCost.length - 1)]!.toFixed(0)} at step ${Math.min(10, m.futureCost.length)}` : ''),
       );
-      const lambdaGrid = lambdaGridFlag ?? defaultLambdaGrid(strongTokensPerProblem);
+      // λ is reward per unit of cost: per strong token, or per character sent under --cost sent.
+      const strongSentPerProblem = strongOnly.reduce((s, r) => s + (r.sentChars ?? 0), 0) / Math.max(1, strongOnly.length);
+      const lambdaGrid = lambdaGridFlag ?? defaultLambdaGrid(cost === 'sent' ? strongSentPerProblem : strongTokensPerProblem);
       const bundle: RoutingBundle = {
         policies: {
           pomdp: {
@@ -231,6 +237,7 @@ export const command: Command = {
             ps: m.ps,
             hazard: [...m.hazard],
             futureTokens: m.futureTokens,
+            ...(m.cost === 'sent' ? { cost: 'sent' as const, futureCost: [...m.futureCost!] } : {}),
             belief: 'filter',
             grid: lambdaGrid,
             extra: { fit: fitted.stats },
@@ -247,7 +254,7 @@ export const command: Command = {
       if (gate.table) process.stderr.write(gate.table);
 
       // 5. TRIM-Agg, one network per λ, trained on real solves of the tuning problems.
-      const aggLambdas = aggFlag === 'none' ? [] : (knobList(v, 'agg-lambdas', 0, 1) ?? pickAggLambdas(lambdaGrid));
+      const aggLambdas = aggFlag === 'none' ? [] : (knobList(v, 'agg-lambdas', 0, 1) ?? pickAggLambdas(cost === 'sent' ? defaultLambdaGrid(strongTokensPerProblem) : lambdaGrid));
       let aggTokens = 0;
       if (aggLambdas.length) {
         const trained = await trainAggNetworks(aggLambdas, { work, setup, data: data.problems, seed, concurrency, iterations: aggIterations, episodes: aggEpisodes, sim: gate.params });

@@ -3,7 +3,7 @@
 
 import { ConfigError } from '../errors.ts';
 import { BELIEF_MODES, BeliefTracker, type BeliefMode } from '../pomdp/belief.ts';
-import { DEFAULT_FUTURE_TOKENS, DEFAULT_PS, DEFAULT_PW, hazardFromCdf, type PomdpModel } from '../pomdp/model.ts';
+import { DEFAULT_FUTURE_TOKENS, DEFAULT_PS, DEFAULT_PW, hazardFromCdf, type PomdpCost, type PomdpModel } from '../pomdp/model.ts';
 import { beliefCell, observationModelFromJson, type ObservationModel } from '../pomdp/observations.ts';
 import { checkObservation } from '../observation-check.ts';
 import { actionValues, solvePomdp, tablesFromJson, type PomdpTables } from '../pomdp/solver.ts';
@@ -28,6 +28,12 @@ export interface PomdpPolicyOptions {
   pw?: number;
   ps?: number;
   futureTokens?: number;
+  /**
+   * What λ prices (default 'tokens'). 'sent': characters sent off the device; needs futureCost (expected
+   * characters of a regeneration by step) and observations that carry sendChars.
+   */
+  cost?: PomdpCost;
+  futureCost?: readonly number[];
   /** Precomputed tables (e.g. shipped to a page); solved on creation otherwise. */
   tables?: PomdpTables;
 }
@@ -65,8 +71,11 @@ export function pomdpPolicy(o: PomdpPolicyOptions): RoutingPolicy {
     hazard: obs.hazard ?? hazardFromCdf(lengthCdf(DEFAULT_SIM_PARAMS.length), DEFAULT_SIM_PARAMS.length.min),
     reward: 1,
     futureTokens: o.futureTokens ?? DEFAULT_FUTURE_TOKENS,
+    ...(o.cost !== undefined ? { cost: o.cost } : {}),
+    ...(o.futureCost !== undefined ? { futureCost: o.futureCost } : {}),
   };
   const tables = o.tables ?? tablesFor(model, obs, lambda);
+  const sent = tables.model.cost === 'sent';
   return {
     id: 'pomdp',
     knob: lambda,
@@ -77,7 +86,11 @@ export function pomdpPolicy(o: PomdpPolicyOptions): RoutingPolicy {
         decide: (ob) => {
           checkObservation(ob);
           const b = belief.observe(beliefCell(obs, ob.previous, ob.score));
-          const v = actionValues(tables, ob.t, b, ob.draftTokens);
+          if (sent && ob.sendChars === undefined)
+            throw new ConfigError(
+              'This TRIM-POMDP was tuned with --cost sent, but the strong model cannot say how many characters a request would send (it does not build its requests here): use a bundle tuned with --cost tokens.',
+            );
+          const v = actionValues(tables, ob.t, b, sent ? ob.sendChars! : ob.draftTokens);
           const decision = v.regenerate - v.accept > gate ? 'regenerate' : 'accept';
           belief.act(b, decision);
           return decision;
@@ -106,6 +119,11 @@ export function pomdpFromArtefacts(lambda: number, a: Record<string, unknown> = 
     return x as number | undefined;
   };
   const [pw, ps, futureTokens] = [num('pw'), num('ps'), num('futureTokens')];
+  const cost = a.cost;
+  if (cost !== undefined && cost !== 'tokens' && cost !== 'sent') throw new ConfigError(`The POMDP's cost must be "tokens" or "sent", got ${JSON.stringify(cost)}.`);
+  const futureCost = a.futureCost;
+  if (futureCost !== undefined && !(Array.isArray(futureCost) && futureCost.every((x) => typeof x === 'number')))
+    throw new ConfigError("The POMDP's futureCost must be a list of numbers (characters of a regeneration by step).");
   return pomdpPolicy({
     lambda,
     observations,
@@ -115,6 +133,8 @@ export function pomdpFromArtefacts(lambda: number, a: Record<string, unknown> = 
     ...(pw !== undefined ? { pw } : {}),
     ...(ps !== undefined ? { ps } : {}),
     ...(futureTokens !== undefined ? { futureTokens } : {}),
+    ...(cost !== undefined ? { cost: cost as PomdpCost } : {}),
+    ...(futureCost !== undefined ? { futureCost: futureCost as number[] } : {}),
   });
 }
 

@@ -6,7 +6,7 @@
 // traces come from src/organism/traces.ts, where the checker labels them.
 
 import { ConfigError } from '../errors.ts';
-import { hazardFromLengths, type PomdpModel } from './model.ts';
+import { hazardFromLengths, type PomdpCost, type PomdpModel } from './model.ts';
 import { fitObservationModel, type ObservationKind, type ObservationModel, type ObservationSample, type PomdpState } from './observations.ts';
 
 /** A step's label as a checker gives it: right with a right prefix, the first wrong one, or after an error. */
@@ -18,6 +18,8 @@ export interface TracedDraft {
   /** The PRM's in-context scores of the accepted steps before it (strong steps included), as the policy saw them. */
   previous: readonly number[];
   tokens: number;
+  /** Characters regenerating this step would have sent off the device (Observation.sendChars), when known. */
+  sendChars?: number;
   /** The draft's label as a continuation of the accepted prefix. */
   label: TraceStepLabel;
   decision: 'accept' | 'regenerate';
@@ -52,6 +54,12 @@ export interface FitPomdpOptions {
   floor?: number;
   /** Steps of the hazard (default 30). */
   maxSteps?: number;
+  /**
+   * What λ prices (default 'tokens'). 'sent': characters sent off the device; the model's futureCost is
+   * then the mean sendChars of the traces' drafts by step index (shrunk towards a straight line in t,
+   * so sparse late steps still grow with t). Needs drafts that record sendChars.
+   */
+  cost?: PomdpCost;
   source?: string;
 }
 
@@ -120,6 +128,8 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
   const hazard = hazardFromLengths(lengths, opts.maxSteps ?? 30);
   const totalStrong = traces.reduce((a, t) => a + t.steps.filter((s) => s.source === 'strong').length, 0);
   const futureTokens = totalStrong > 0 ? strongTokens / totalStrong : drafts > 0 ? draftTokens / drafts : 60;
+  const cost = opts.cost ?? 'tokens';
+  const sentCost = cost === 'sent' ? { cost, futureCost: futureCharsByStep(traces, hazard.length) } : {};
   const observations = fitObservationModel(samples, {
     ...(opts.bins !== undefined ? { bins: opts.bins } : {}),
     ...(opts.floor !== undefined ? { floor: opts.floor } : {}),
@@ -128,7 +138,7 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
     source: opts.source ?? `fitted on ${traces.length} labelled traces (${drafts} scored drafts)`,
   });
   return {
-    model: { pw: clampOpen(pw), ps: Math.min(1, Math.max(1e-6, ps)), hazard, reward: 1, futureTokens },
+    model: { pw: clampOpen(pw), ps: Math.min(1, Math.max(1e-6, ps)), hazard, reward: 1, futureTokens, ...sentCost },
     observations,
     stats: { traces: traces.length, drafts, draftsByState: byState, strongSteps, strongWrong },
   };
@@ -137,4 +147,45 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
 /** p_w must be strictly inside (0, 1) for the model; a sample that never errs (or never succeeds) is nudged in. */
 function clampOpen(p: number): number {
   return Math.min(1 - 1e-6, Math.max(1e-6, p));
+}
+
+/** Pseudo-samples of the straight-line fit mixed into each step's mean (sparse late steps lean on the line). */
+const LINE_PRIOR = 5;
+
+/**
+ * Expected characters a regeneration at step t sends, t = 1…maxSteps: each step's mean of the drafts'
+ * sendChars, shrunk towards a least-squares line a + b·t over all of them. Every request carries the
+ * accepted prefix, so the line rises and a late step's regeneration is priced above an early one's.
+ */
+export function futureCharsByStep(traces: readonly LabelledTrace[], maxSteps: number): number[] {
+  const sum = new Array<number>(maxSteps).fill(0);
+  const n = new Array<number>(maxSteps).fill(0);
+  let count = 0;
+  let st = 0;
+  let sc = 0;
+  let stt = 0;
+  let stc = 0;
+  for (const tr of traces)
+    tr.steps.forEach((s, i) => {
+      const c = s.draft?.sendChars;
+      if (c === undefined) return;
+      const t = i + 1;
+      const k = Math.min(maxSteps, t) - 1;
+      sum[k] = sum[k]! + c;
+      n[k] = n[k]! + 1;
+      count++;
+      st += t;
+      sc += c;
+      stt += t * t;
+      stc += t * c;
+    });
+  if (count === 0)
+    throw new ConfigError(
+      'Cost "sent" needs the characters each regeneration would send (the drafts\' sendChars), which these traces do not record: solve them with a remote strong model, or fit with cost "tokens".',
+    );
+  const varT = stt - (st * st) / count;
+  const slope = varT > 0 ? (stc - (st * sc) / count) / varT : 0;
+  const intercept = (sc - slope * st) / count;
+  const line = (t: number) => Math.max(0, intercept + slope * t);
+  return sum.map((s, k) => (s + LINE_PRIOR * line(k + 1)) / (n[k]! + LINE_PRIOR));
 }

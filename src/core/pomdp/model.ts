@@ -16,6 +16,23 @@ export interface PomdpModel {
   reward: number;
   /** Token count assumed for a regeneration at a future step (its draft is not written yet). */
   futureTokens: number;
+  /**
+   * What λ prices (default 'tokens': the strong tokens of a regeneration). 'sent': the characters the
+   * regeneration sends off the device; the current step's are known exactly (Observation.sendChars), a
+   * future step's are futureCost[t−1], which grows with t because every request carries the prefix.
+   */
+  cost?: PomdpCost;
+  /** 'sent': expected characters of a regeneration at step t, by t (the last entry holds for later steps). */
+  futureCost?: readonly number[];
+}
+
+export type PomdpCost = 'tokens' | 'sent';
+
+/** The cost λ is paid on for a regeneration at future step t (1-based), in the model's cost unit. */
+export function futureCostAt(m: PomdpModel, t: number): number {
+  if (m.cost !== 'sent') return m.futureTokens;
+  const f = m.futureCost!;
+  return f[Math.min(f.length, Math.max(1, t)) - 1]!;
 }
 
 export const DEFAULT_PW = 0.866;
@@ -27,6 +44,9 @@ export function checkModel(m: PomdpModel): PomdpModel {
   if (!(m.ps > 0 && m.ps <= 1)) throw new ConfigError(`p_s must be in (0, 1], got ${m.ps}.`);
   if (!(m.reward > 0)) throw new ConfigError(`The terminal reward must be positive, got ${m.reward}.`);
   if (!(m.futureTokens >= 0)) throw new ConfigError(`The future regeneration cost must be ≥ 0 tokens, got ${m.futureTokens}.`);
+  if (m.cost !== undefined && m.cost !== 'tokens' && m.cost !== 'sent') throw new ConfigError(`The POMDP's cost must be "tokens" or "sent", got ${JSON.stringify(m.cost)}.`);
+  if (m.cost === 'sent' && (!m.futureCost || m.futureCost.length === 0 || m.futureCost.some((c) => !(c >= 0 && Number.isFinite(c)))))
+    throw new ConfigError('A POMDP priced in characters sent needs futureCost: the expected characters of a regeneration per step, each a number ≥ 0.');
   if (m.hazard.length === 0 || m.hazard.some((h) => !(h >= 0 && h <= 1)))
     throw new ConfigError('The hazard must be a non-empty list of probabilities, one per step.');
   return m;

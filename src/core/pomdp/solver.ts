@@ -6,8 +6,9 @@
 // the next step's posterior — is a function of ONE coordinate:
 //   A_t(b0) = h_t·R·b0          + (1−h_t)·Σ_o P(o | b'_acc) · V_{t+1}(posterior)
 //   G_t(b1) = h_t·R·p_s·(1−b1)  + (1−h_t)·Σ_o P(o | b'_reg) · V_{t+1}(posterior)
-//   V_t(b)  = max(A_t(b0), G_t(b1) − λ·F)        (F = assumed tokens of a future regeneration)
-// and at run time, with the current draft's real token count c:
+//   V_t(b)  = max(A_t(b0), G_t(b1) − λ·F_t)      (F_t = assumed cost of a regeneration at step t)
+// and at run time, with the current step's real cost c (the draft's tokens, or under cost "sent" the
+// characters its strong request would send, which grow with the prefix; F_t then grows with t too):
 //   regenerate  ⇔  G_t(b1) − λ·c > A_t(b0).
 // A_t and G_t are tabulated on a grid of the unit interval and read by linear interpolation, which is
 // grid value iteration on the simplex without a 2-D grid. The token count enters only the immediate
@@ -15,7 +16,7 @@
 // in c. Building a table set takes well under a second; a lookup is two interpolations.
 
 import { ConfigError, TrimError } from '../errors.ts';
-import { checkModel, type Belief, type PomdpModel } from './model.ts';
+import { checkModel, futureCostAt, type Belief, type PomdpModel } from './model.ts';
 import type { ObservationModel } from './observations.ts';
 
 export const TABLES_FORMAT = 'trim-pomdp-tables';
@@ -45,13 +46,14 @@ export function solvePomdp(model: PomdpModel, obs: ObservationModel, lambda: num
   checkModel(model);
   if (!(lambda >= 0 && Number.isFinite(lambda))) throw new ConfigError(`λ must be a finite number ≥ 0, got ${lambda}.`);
   if (!Number.isInteger(grid) || grid < 3) throw new ConfigError(`The table grid needs at least 3 points, got ${grid}.`);
-  const { pw, ps, reward: R, futureTokens: F } = model;
+  const { pw, ps, reward: R } = model;
   const T = model.hazard.length;
   const [P0, P1, P2] = obs.probs;
   // Cells no state can produce contribute nothing; skipping them saves most of the work on sharp models.
   const cells: number[] = [];
   for (let o = 0; o < P0.length; o++) if (P0[o]! + P1[o]! + P2[o]! > 1e-15) cells.push(o);
-  const futureCost = lambda * F;
+  // λ·F_t of the step whose posterior expectedNext averages over (set per t below).
+  let futureCost = 0;
 
   const accept: Float64Array[] = new Array(T);
   const regenerate: Float64Array[] = new Array(T);
@@ -74,6 +76,7 @@ export function solvePomdp(model: PomdpModel, obs: ObservationModel, lambda: num
 
   for (let t = T; t >= 1; t--) {
     const h = t === T ? 1 : model.hazard[t - 1]!;
+    futureCost = lambda * futureCostAt(model, t + 1);
     const A = new Float64Array(grid);
     const G = new Float64Array(grid);
     for (let i = 0; i < grid; i++) {
@@ -91,18 +94,18 @@ export function solvePomdp(model: PomdpModel, obs: ObservationModel, lambda: num
   return { lambda, grid, model, accept, regenerate };
 }
 
-/** Value of each action at step t for belief b; `regenerate` already pays λ·tokens. */
-export function actionValues(tables: PomdpTables, t: number, b: Belief, tokens: number): { accept: number; regenerate: number } {
+/** Value of each action at step t for belief b; `regenerate` already pays λ·cost (tokens or characters sent, as the model prices). */
+export function actionValues(tables: PomdpTables, t: number, b: Belief, cost: number): { accept: number; regenerate: number } {
   const i = Math.min(tables.accept.length, Math.max(1, t)) - 1;
   return {
     accept: interp(tables.accept[i]!, b[0]),
-    regenerate: interp(tables.regenerate[i]!, b[1]) - tables.lambda * tokens,
+    regenerate: interp(tables.regenerate[i]!, b[1]) - tables.lambda * cost,
   };
 }
 
-/** V_t(b) with future regenerations at the assumed token count: what the solver optimised. */
+/** V_t(b) with future regenerations at the assumed cost: what the solver optimised. */
 export function beliefValue(tables: PomdpTables, t: number, b: Belief): number {
-  const v = actionValues(tables, t, b, tables.model.futureTokens);
+  const v = actionValues(tables, t, b, futureCostAt(tables.model, t));
   return Math.max(v.accept, v.regenerate);
 }
 
@@ -112,7 +115,7 @@ export function tablesToJson(t: PomdpTables): unknown {
     version: 1,
     lambda: t.lambda,
     grid: t.grid,
-    model: { ...t.model, hazard: [...t.model.hazard] },
+    model: { ...t.model, hazard: [...t.model.hazard], ...(t.model.futureCost ? { futureCost: [...t.model.futureCost] } : {}) },
     accept: t.accept.map((a) => Array.from(a)),
     regenerate: t.regenerate.map((a) => Array.from(a)),
   };
@@ -137,6 +140,8 @@ export function tablesFromJson(j: unknown, where = 'POMDP tables'): PomdpTables 
     hazard: (m!.hazard as unknown[]).map(Number),
     reward: Number(m!.reward),
     futureTokens: Number(m!.futureTokens),
+    ...(m!.cost !== undefined ? { cost: m!.cost as PomdpModel['cost'] } : {}),
+    ...(Array.isArray(m!.futureCost) ? { futureCost: (m!.futureCost as unknown[]).map(Number) } : {}),
   };
   try {
     checkModel(model);
