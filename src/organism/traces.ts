@@ -85,7 +85,7 @@ export async function organismTraces(problems: readonly TraceProblem[], o: Trace
           : {}),
       };
     });
-    const t: LabelledTrace = { id: p.id, steps, correct: accepted.correct, strongTokens: trace.ledger.strongTokens };
+    const t: LabelledTrace = { id: p.id, steps, correct: accepted.correct, strongTokens: trace.ledger.strongTokens, sentChars: trace.ledger.sentChars };
     out.push(t);
     o.onTrace?.(t);
   }

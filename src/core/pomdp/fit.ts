@@ -39,6 +39,8 @@ export interface LabelledTrace {
   steps: readonly TracedStep[];
   correct: boolean;
   strongTokens: number;
+  /** Characters the solve sent off the device (its ledger's sentChars), when recorded. */
+  sentChars?: number;
 }
 
 export interface FitPomdpOptions {
