@@ -69,6 +69,18 @@ describe('trim solve', () => {
     expect(r.stdout).not.toContain(KEY);
   });
 
+  it('--temperature and --top-p reach both models (the README measures a bundle with the weak model at 1.0)', async () => {
+    const before = [weak.requests.length, strong.requests.length];
+    const r = await trim(['solve', '--problem', 'What is 1+2?', ...flags(), '--policy', 'thr', '--threshold', '0.5', '--temperature', '1.0', '--top-p', '0.9', '--json'], {
+      TRIM_TEST_STRONG_KEY: KEY,
+    });
+    expect(r.code).toBe(0);
+    const sent = [...weak.requests.slice(before[0]), ...strong.requests.slice(before[1])];
+    expect(weak.requests.length).toBeGreaterThan(before[0]!);
+    expect(strong.requests.length).toBeGreaterThan(before[1]!);
+    for (const q of sent) expect(q.body).toMatchObject({ temperature: 1, top_p: 0.9 });
+  });
+
   it('prints a readable transcript without --json', async () => {
     const r = await trim(['solve', '--problem', 'What is 1+2?', ...flags(), '--policy', 'weak-only'], { TRIM_TEST_STRONG_KEY: KEY });
     expect(r.code).toBe(0);

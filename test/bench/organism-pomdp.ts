@@ -13,6 +13,10 @@
 //           greedy, the PRM is deterministic) and makes a sweep cost little more than one policy.
 //           --observes KIND fits that observation kind; --transitions default keeps the simulator's
 //           p_w, p_s and regeneration cost instead of the fitted ones (ablations).
+//           --bundle FILE: pomdp:λ and agg-lambda:λ run that bundle's policies. Set-ups a bundle was not
+//           tuned for: --temperature T samples at T (default 0.7; as trim eval's --temperature, it reaches
+//           both models: the organism's strong model scores the same at 1.0), --prm-noise σ
+//           adds σ·N(0,1) to each PRM score's logit (noise fixed per problem and prefix), --prm-shift d adds d.
 //   curve   --dir DIR   reads DIR/weak.jsonl, DIR/strong.jsonl and DIR/<policy>-<knob>.jsonl trace files
 //           and prints accuracy, cost, CPT(50/80/95%) and APGR per policy (oracle-*.jsonl: also the
 //           cheapest-first oracle curve).
@@ -65,8 +69,15 @@ const { values } = parseArgs({
     observes: { type: 'string' },
     transitions: { type: 'string' },
     bundle: { type: 'string' },
+    temperature: { type: 'string' },
+    'prm-noise': { type: 'string' },
+    'prm-shift': { type: 'string' },
   },
 });
+
+// The models' sampling (trim eval's --temperature / --top-p defaults); --temperature T changes it to
+// measure a bundle on a set-up it was not tuned for (a hotter weak model).
+const sampling = { temperature: Number(values.temperature ?? 0.7), topP: 0.8 };
 
 const readTraces = (files: string): LabelledTrace[] =>
   files.split(',').flatMap((f) =>
@@ -94,6 +105,8 @@ function policyFrom(spec: string): RoutingPolicy {
     return { id: 'record', knob: null, episode: () => ({ plan: () => 'score', decide: () => 'accept' }) };
   const [name, knob] = spec.split(':');
   if (name === 'pomdp' && values.bundle) return pomdpFromArtefacts(Number(knob), bundleArtefactsOf(values.bundle));
+  if (name === 'agg-lambda' && values.bundle)
+    return createPolicy('agg-lambda', { knob: Number(knob), artefacts: bundleArtefacts(bundleFromJson(JSON.parse(readFileSync(values.bundle, 'utf8')), values.bundle), 'agg-lambda') });
   if (name === 'pomdp') {
     const f = fitted();
     // --transitions default: p_w, p_s and the regeneration cost of the simulator (the plateaued set-up).
@@ -131,13 +144,47 @@ function memoScorer(m: StepScorer): StepScorer {
   };
 }
 
+// --prm-noise σ: a degraded PRM, each score's logit plus σ·N(0, 1); --prm-shift d adds d to every
+// logit (a PRM calibrated differently: d < 0 doubts every step more, keeping its order). The noise is
+// a pure function of the problem and the prefix up to the scored step, so a step keeps its score wherever it is rescored
+// (as a deterministic PRM's would), and every policy sees the same degraded PRM.
+function noisyScorer(m: StepScorer, sigma: number, shift: number): StepScorer {
+  const gauss = (key: string) => {
+    const u = [0, 1].map((salt) => {
+      let h = 2166136261 ^ salt;
+      for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+      h = Math.imul(h ^ (h >>> 15), 2246822507) ^ Math.imul(h ^ (h >>> 13), 3266489909);
+      return ((h >>> 0) + 0.5) / 4294967296;
+    });
+    return Math.sqrt(-2 * Math.log(u[0]!)) * Math.cos(2 * Math.PI * u[1]!);
+  };
+  return {
+    id: `${m.id}+noise${sigma}+shift${shift}`,
+    where: m.where,
+    async score(r) {
+      const s = await m.score(r);
+      return s.map((x, i) => {
+        const c = Math.min(1 - 1e-6, Math.max(1e-6, x));
+        const z = Math.log(c / (1 - c)) + shift + sigma * gauss(JSON.stringify([r.problem, r.steps.slice(0, i + 1)]));
+        return 1 / (1 + Math.exp(-z));
+      });
+    },
+  };
+}
+
 async function models() {
   const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
   const flags = { 'weak-path': `${M}/weak`, 'strong-path': `${M}/strong`, 'prm-path': `${M}/prm` };
   return {
     weak: memoModel(localStepModel.build('weak', flags, process.env)),
     strong: memoModel(localStepModel.build('strong', flags, process.env)),
-    prm: memoScorer(values.prm === 'oracle' ? checkerOracle() : localScorer.build(flags, process.env)),
+    prm: memoScorer(
+      values.prm === 'oracle'
+        ? checkerOracle()
+        : values['prm-noise'] || values['prm-shift']
+          ? noisyScorer(localScorer.build(flags, process.env), Number(values['prm-noise'] ?? 0), Number(values['prm-shift'] ?? 0))
+          : localScorer.build(flags, process.env),
+    ),
   };
 }
 
@@ -162,7 +209,7 @@ if (mode === 'sweep') {
       const file =
         name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : `${values.prm === 'oracle' ? 'oracle' : name}-${knob}.jsonl`;
       const t0 = performance.now();
-      const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling: { temperature: 0.7, topP: 0.8 } });
+      const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling });
       writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
       const acc = traces.filter((t) => t.correct).length / traces.length;
       const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / traces.length;
@@ -183,7 +230,7 @@ if (mode === 'sweep') {
     prm,
     policy: policyFrom(values.policy ?? 'record'),
     seed: Number(values.seed ?? 1),
-    sampling: { temperature: 0.7, topP: 0.8 },
+    sampling,
     onTrace: (t) => {
       appendFileSync(out, JSON.stringify(t) + '\n');
       n++;
@@ -259,8 +306,8 @@ if (mode === 'sweep') {
   const strongTok = mean(strong, (t) => t.strongTokens);
   console.log(`${weak.length} problems: weak-only ${(100 * weakAcc).toFixed(1)}%, strong-only ${(100 * strongAcc).toFixed(1)}% at ${strongTok.toFixed(1)} strong tokens`);
   const groups = new Map<string, { knob: number; acc: number; cost: number }[]>();
-  for (const f of readdirSync(dir).filter((x) => /^[a-z]+-[0-9.e-]+\.jsonl$/.test(x))) {
-    const [, name, knob] = /^([a-z]+)-(.+)\.jsonl$/.exec(f)!;
+  for (const f of readdirSync(dir).filter((x) => /^[a-z]+(?:-[a-z]+)*-[0-9.e-]+\.jsonl$/.test(x))) {
+    const [, name, knob] = /^([a-z]+(?:-[a-z]+)*)-([0-9.e-]+)\.jsonl$/.exec(f)!;
     const r = load(f);
     if (r.length !== weak.length) console.log(`  (${f}: ${r.length} problems, not ${weak.length}: skipped)`);
     if (r.length !== weak.length) continue;
