@@ -10,7 +10,10 @@
 // Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
 // --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10,
 // --webgpu-decode-tokens 4 (tokens the small model samples for its decode timing on WebGPU), --webgpu-limit-min 25
-// (minutes each model's first run on WebGPU may take before it is stopped; its row keeps what was measured).
+// (minutes each model's first run on WebGPU may take before it is stopped; its row keeps what was measured),
+// --skip-prm (the full-depth PRM in the browser), --webgpu-depth-proxy LAYERS (also runs, on WebGPU, the PRM's
+// widths with only LAYERS layers at 5/10/30 steps, then a same-shape probe: the per-step curve in minutes
+// where 28 layers take hours).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -24,9 +27,9 @@ import { ortWasm } from '../../src/app/build/vite-plugins.ts';
 import { startStaticServer } from '../../src/cli/static-server.ts';
 import { buildPage, CHROMIUM, launch, openPage, type Browser } from '../helpers/page.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
-import { PRM, realSizeModels, SMALL } from './real-size/models.ts';
+import { depthProxy, PRM, PROXY_CACHE_ROOT, realSizeModels, SMALL } from './real-size/models.ts';
 import type { BenchAnswer, BenchAsk, BenchProgress } from './real-size/bench-page.ts';
-import { DECODE_TOKENS, PRM_POINTS, type PointTimes } from './real-size/workload.ts';
+import { DECODE_TOKENS, PRM_POINTS, type PointTimes, type ProbeTimes } from './real-size/workload.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,6 +38,8 @@ const { values: flags } = parseArgs({
     'skip-webgpu': { type: 'boolean' },
     'skip-wasm': { type: 'boolean' },
     'skip-lm': { type: 'boolean' },
+    'skip-prm': { type: 'boolean' },
+    'webgpu-depth-proxy': { type: 'string' },
     'skip-page': { type: 'boolean' },
     'browser-points': { type: 'string' },
     'webgpu-points': { type: 'string' },
@@ -70,6 +75,8 @@ const perPointCpu = (r: PointTimes | undefined, pts: readonly number[]) =>
 
 const dirs = await realSizeModels([SMALL, PRM], log);
 const sizeMB = (dir: string) => Math.round(readdirSync(join(dir, 'onnx')).reduce((s, f) => s + Number(execFileSync('stat', ['-c', '%s', join(dir, 'onnx', f)]).toString()), 0) / 2 ** 20);
+const proxy = flags['webgpu-depth-proxy'] ? depthProxy(Number(flags['webgpu-depth-proxy'])) : null;
+const proxyDir = proxy ? (await realSizeModels([proxy], log, PROXY_CACHE_ROOT))[proxy.id]! : null;
 log(`models: ${SMALL.id} ${sizeMB(dirs[SMALL.id]!)} MiB of onnx files, ${PRM.id} ${sizeMB(dirs[PRM.id]!)} MiB (${readdirSync(join(dirs[PRM.id]!, 'onnx')).join(', ')})`);
 
 // ---- Node --------------------------------------------------------------------------------------
@@ -175,6 +182,10 @@ class Overtime extends Error {
   }
 }
 
+const withCpu = (t: { ms: number; cpuMs?: number }) => `${fmtMs(t.ms)}${t.cpuMs !== undefined ? ` (cpu ${fmtMs(t.cpuMs)})` : ''}`;
+const probeNote = (p: ProbeTimes, n: number) =>
+  `step ${n + 1} at a new past length ${withCpu(p.newShape)}, the same shapes again ${p.sameShape.map(withCpu).join(', ')}`;
+
 const mapSteps = (h: Heard, key: 'ms' | 'cpuMs'): Record<number, number> =>
   Object.fromEntries(Object.entries(h.steps).flatMap(([k, v]) => (v[key] !== undefined ? [[k, v[key]]] : [])));
 
@@ -191,16 +202,27 @@ if (!flags['skip-browser']) {
     worker: { format: 'es' },
     build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1e9, rollupOptions: { input: resolve(root, 'bench.html') } },
   });
-  const site = await startStaticServer({ dir: outDir, mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]! } });
+  const site = await startStaticServer({
+    dir: outDir,
+    mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]!, ...(proxyDir ? { '/models/prm-proxy/': proxyDir } : {}) },
+  });
+  /** What each browser runs: the two models, and on WebGPU the PRM's depth proxy when asked for. */
+  const runsFor = (device: 'wasm' | 'webgpu') => [
+    ...(flags['skip-lm'] ? [] : [{ kind: 'lm' as const, url: './models/lm', model: '0.5B lm', points: pointsFor[device], probe: false }]),
+    ...(flags['skip-prm'] ? [] : [{ kind: 'prm' as const, url: './models/prm', model: '1.5B value PRM', points: pointsFor[device], probe: false }]),
+    ...(device === 'webgpu' && proxy
+      ? [{ kind: 'prm' as const, url: './models/prm-proxy', model: `1.5B PRM depth proxy: ${proxy.options.layers} of ${PRM.options.layers} layers, real widths`, points: [...PRM_POINTS], probe: true }]
+      : []),
+  ];
   try {
     const devices = (['wasm', 'webgpu'] as const).filter((d) => !flags[`skip-${d}`]);
     for (const device of devices) {
       const browser = await launch({ webgpu: device === 'webgpu' });
       const where = device === 'wasm' ? 'Chromium, WASM' : 'Chromium, WebGPU (SwiftShader)';
       try {
-        for (const kind of (['lm', 'prm'] as const).filter((k) => !(k === 'lm' && flags['skip-lm']))) {
-          const model = kind === 'lm' ? '0.5B lm' : '1.5B value PRM';
-          const ask: BenchAsk = { kind, url: `./models/${kind}`, device, points: pointsFor[device], decodeTokens: decodeTokensFor[device] };
+        for (const run of runsFor(device)) {
+          const { kind, model } = run;
+          const ask: BenchAsk = { kind, url: run.url, device, points: run.points, decodeTokens: decodeTokensFor[device], ...(run.probe ? { shapeProbe: true } : {}) };
           log(`${where}: ${model}, first load and timings …`);
           const heard: Heard = { steps: {} };
           const page = await benchPage(browser, new URL('bench.html', site.url).href, heard);
@@ -217,7 +239,7 @@ if (!flags['skip-browser']) {
             log(`  ${err instanceof Overtime ? 'stopped' : 'failed'}: ${msg}; heard ${JSON.stringify(heard)}`);
             // The planned points that finished, and the first and last call heard.
             const heardSteps = Object.keys(heard.steps).map(Number);
-            const done = [...new Set([...heardSteps.filter((k) => k === 1 || k === Math.max(...heardSteps) || pointsFor[device].includes(k))])].sort((a, b) => a - b);
+            const done = [...new Set([...heardSteps.filter((k) => k === 1 || k === Math.max(...heardSteps) || run.points.includes(k))])].sort((a, b) => a - b);
             rows.push({
               where,
               model,
@@ -245,8 +267,8 @@ if (!flags['skip-browser']) {
             loadS: `${fmtMs(first.value.loadMs)} (cached ${fmtMs(second.value.loadMs)})`,
             memMB: `${first.peakMB}`,
             decode: first.value.decode ? `${first.value.decode.msPerToken.toFixed(0)} ms (${first.value.decode.tokens} tokens)` : '',
-            prm: first.value.incremental ? `incremental ${perPointCpu(first.value.incremental, pointsFor[device])}` : '',
-            note: `${first.value.description}; page heap ${first.value.pageHeapMB ?? '?'} MB; ${second.value.cachedFiles} files cached`,
+            prm: first.value.incremental ? `incremental ${perPointCpu(first.value.incremental, run.points)}` : '',
+            note: `${first.value.description}; page heap ${first.value.pageHeapMB ?? '?'} MB; ${second.value.cachedFiles} files cached${first.value.probe ? `; ${probeNote(first.value.probe, Math.max(...run.points))}` : ''}`,
           });
         }
       } finally {

@@ -2,7 +2,7 @@
 // WorkerClient and config the app's ModelManager uses, browser cache on) run the shared workload.
 import type { TjsWorkerConfig } from '../../../src/app/models.ts';
 import { WorkerClient } from '../../../src/backends/worker-client.ts';
-import { decodeMsPerToken, incrementalScoring, type PointTimes } from './workload.ts';
+import { decodeMsPerToken, incrementalScoring, PRM_POINTS, shapeProbe, type PointTimes, type ProbeTimes } from './workload.ts';
 
 export interface BenchAsk {
   kind: 'lm' | 'prm';
@@ -13,6 +13,8 @@ export interface BenchAsk {
   points?: number[];
   /** Tokens sampled for the decode timing (default DECODE_TOKENS). */
   decodeTokens?: number;
+  /** After the PRM curve: step n+1 at a new shape, then twice at the same shape (see shapeProbe). */
+  shapeProbe?: boolean;
 }
 
 export interface BenchAnswer {
@@ -21,6 +23,7 @@ export interface BenchAnswer {
   pageHeapMB: number | null;
   decode?: Awaited<ReturnType<typeof decodeMsPerToken>>;
   incremental?: PointTimes;
+  probe?: ProbeTimes;
   description: string;
   /** Model files in Cache Storage after the load. */
   cachedFiles: number;
@@ -76,7 +79,9 @@ window.bench = async (ask) => {
     if (ask.kind === 'lm') out.decode = await decodeMsPerToken(client.stepModel('bench') as never, ask.decodeTokens);
     else {
       const onStep = (step: number, ms: number, cpuMs?: number) => window.benchProgress?.({ step, ms, ...(cpuMs !== undefined ? { cpuMs } : {}) });
-      out.incremental = await incrementalScoring(client.scorer('bench'), ask.points, window.chromiumCpuMs, onStep);
+      const scorer = client.scorer('bench');
+      out.incremental = await incrementalScoring(scorer, ask.points, window.chromiumCpuMs, onStep);
+      if (ask.shapeProbe) out.probe = await shapeProbe(scorer, Math.max(...(ask.points ?? PRM_POINTS)), window.chromiumCpuMs);
     }
     out.pageHeapMB = heapMB();
     return out;

@@ -44,6 +44,20 @@ export const PRM: RealSizeModel = {
 
 export const CACHE_ROOT = join(REPO_ROOT, '.cache/real-size');
 
+/**
+ * The Skywork PRM's widths (hidden size, heads, KV heads, head size, MLP, vocabulary, tied embedding)
+ * with only `layers` decoder layers: the per-step curve of a backend too slow for 28 layers (SwiftShader)
+ * in minutes. Growth with the cache length shows there as it would at full depth, layer for layer.
+ */
+export function depthProxy(layers: number): RealSizeModel {
+  if (!Number.isInteger(layers) || layers < 1 || layers >= PRM.options.layers!) {
+    throw new Error(`--webgpu-depth-proxy wants a whole number of layers from 1 to ${PRM.options.layers! - 1}; got ${layers}`);
+  }
+  return { id: `${PRM.id}-${layers}-layers`, copies: `${PRM.copies} widths, ${layers} of ${PRM.options.layers} layers`, options: { ...PRM.options, layers } };
+}
+/** Its own cache root: realSizeModels removes other builds under a root, and the full-size ones must stay. */
+export const PROXY_CACHE_ROOT = join(REPO_ROOT, '.cache/real-size-depth-proxy');
+
 async function builderKey(models: readonly RealSizeModel[]): Promise<string> {
   const h = createHash('sha256');
   const dir = join(REPO_ROOT, 'src/onnx');
@@ -53,11 +67,11 @@ async function builderKey(models: readonly RealSizeModel[]): Promise<string> {
 }
 
 /** Folder of each model, built if this builder has not built it yet; older builds are removed (disk). */
-export async function realSizeModels(models: readonly RealSizeModel[], log: (s: string) => void): Promise<Record<string, string>> {
+export async function realSizeModels(models: readonly RealSizeModel[], log: (s: string) => void, cacheRoot = CACHE_ROOT): Promise<Record<string, string>> {
   const key = await builderKey(models);
-  const root = join(CACHE_ROOT, key);
-  if (existsSync(CACHE_ROOT)) {
-    for (const old of await readdir(CACHE_ROOT)) if (old !== key) await rm(join(CACHE_ROOT, old), { recursive: true, force: true });
+  const root = join(cacheRoot, key);
+  if (existsSync(cacheRoot)) {
+    for (const old of await readdir(cacheRoot)) if (old !== key) await rm(join(cacheRoot, old), { recursive: true, force: true });
   }
   const out: Record<string, string> = {};
   for (const m of models) {

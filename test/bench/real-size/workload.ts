@@ -84,3 +84,34 @@ export async function fullScoring(prm: ScorerLike, points: readonly number[] = P
   }
   return out;
 }
+
+export interface ProbeTimes {
+  /** Step n+1 after the curve of n steps: a past length no call has had. */
+  newShape: { ms: number; cpuMs?: number };
+  /** Step n+1 replaced by equal-length variants: the same input shapes as `newShape`, run again. */
+  sameShape: { ms: number; cpuMs?: number }[];
+}
+
+/**
+ * Whether a call's cost belongs to its input shapes being new (a backend compiling or planning per
+ * shape) rather than to the work: after incrementalScoring up to `n` steps, scores step n+1, then
+ * variants of it whose first byte differs (same length, so the cache rolls back to step n and the same
+ * token count runs at the same past length). Same-shape calls far cheaper than the new-shape one put the
+ * cost on the new shape.
+ */
+export async function shapeProbe(prm: ScorerLike, n: number, cpuMs?: () => number | Promise<number>): Promise<ProbeTimes> {
+  const all = steps(n + 1);
+  const timed = async (s: string[]) => {
+    const c0 = await cpuMs?.();
+    const t0 = now();
+    await prm.score({ problem: PROBLEM, steps: s });
+    const ms = now() - t0;
+    const c1 = await cpuMs?.();
+    return { ms, ...(c0 !== undefined && c1 !== undefined ? { cpuMs: c1 - c0 } : {}) };
+  };
+  const newShape = await timed(all);
+  const last = all[n]!;
+  const sameShape = [];
+  for (const first of ['s', 'x']) sameShape.push(await timed([...all.slice(0, n), first + last.slice(1)]));
+  return { newShape, sameShape };
+}
