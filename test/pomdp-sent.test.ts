@@ -12,6 +12,9 @@ import { actionValues, solvePomdp, tablesFromJson, tablesToJson } from '../src/c
 import { createPolicy } from '../src/core/policies/index.ts';
 import { defaultObservationModel, pomdpPolicy } from '../src/core/policies/pomdp.ts';
 import type { Observation, StepModel, StepScorer } from '../src/core/types.ts';
+import { DEFAULT_SIM_PARAMS } from '../src/core/sim/params.ts';
+import { runProblem } from '../src/core/sim/run.ts';
+import { createWorld } from '../src/core/sim/world.ts';
 import { startOpenAIServer, type TestServer } from './helpers/openai-server.ts';
 
 /** One observation cell every state emits: the posterior is the prior, so values can be worked by hand. */
@@ -204,5 +207,26 @@ describe('the characters a regeneration would send, at decision time', () => {
     seen.length = 0;
     await solveToTrace('What is 1+2?', { weak, strong: strong('device'), prm, policy: watching, seed: 1 });
     expect(seen).toEqual([0, 0, 0]);
+  });
+});
+
+describe('the simulator prices characters as its characters-sent model counts them', () => {
+  it('shows each decision the request a regeneration would send: the problem and the prefix, growing with t', () => {
+    const w = createWorld(DEFAULT_SIM_PARAMS, 20, 3);
+    const { problemChars, charsPerToken } = DEFAULT_SIM_PARAMS.sent;
+    const seen: Observation[] = [];
+    const accepting = { id: 'watch', knob: null, episode: () => ({ plan: () => 'score' as const, decide: (o: Observation) => (seen.push(o), 'accept' as const) }) };
+    const row = runProblem(w, 0, accepting);
+    expect(seen.length).toBe(row.steps.length);
+    let prefix = problemChars;
+    row.steps.forEach((s, i) => {
+      expect(seen[i]!.sendChars).toBeCloseTo(prefix, 9);
+      prefix += s.tokens * charsPerToken;
+    });
+    // And a regeneration does send exactly that.
+    const regenerating = { id: 'r', knob: null, episode: () => ({ plan: () => 'score' as const, decide: (o: Observation) => (seen.push(o), 'regenerate' as const) }) };
+    seen.length = 0;
+    const r = runProblem(w, 0, regenerating);
+    r.steps.forEach((s, i) => expect(s.sent).toBeCloseTo(seen[i]!.sendChars!, 9));
   });
 });

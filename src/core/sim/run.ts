@@ -72,7 +72,8 @@ export function runProblem(w: SimWorld, i: number, policy: RoutingPolicy, seed =
       prmCalls++;
       if (text.prmRemote) sent += prefixChars + w.weakTokens[k]! * text.charsPerToken;
       draftScore = w.weakScore[3 * k + weakState]!;
-      const o: Observation = { t, score: draftScore, previous: previous.slice(), draftTokens: w.weakTokens[k]!, strongTokens, budgetLeft: null };
+      // Regenerating sends the problem and the accepted prefix (the simulator's characters-sent model).
+      const o: Observation = { t, score: draftScore, previous: previous.slice(), draftTokens: w.weakTokens[k]!, strongTokens, budgetLeft: null, sendChars: prefixChars };
       useStrong = episode.decide(o) === 'regenerate';
       // The call scored every accepted step too: they now have scores in the trace.
       for (; scoredUpTo < steps.length; scoredUpTo++) steps[scoredUpTo]!.score = previous[scoredUpTo]!;
