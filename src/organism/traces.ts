@@ -6,6 +6,7 @@
 
 import { problemSeed } from '../eval/runner.ts';
 import { solveToTrace } from '../core/solve.ts';
+import { recordingPolicy } from '../core/policies/recording.ts';
 import type { Decision, Observation, RoutingPolicy, Sampling, StepModel, StepScorer } from '../core/types.ts';
 import type { TracedStep, LabelledTrace } from '../core/pomdp/fit.ts';
 import { checkSolution } from './checker.ts';
@@ -26,25 +27,6 @@ export interface TraceOptions {
   onTrace?: (t: LabelledTrace) => void;
 }
 
-/** Wraps a policy so that every observation it decides on is recorded with its decision. */
-function recording(policy: RoutingPolicy, log: { o: Observation; d: Decision }[]): RoutingPolicy {
-  return {
-    id: policy.id,
-    knob: policy.knob,
-    episode(seed) {
-      const e = policy.episode(seed);
-      return {
-        plan: (t) => e.plan(t),
-        decide: (o) => {
-          const d = e.decide(o);
-          log.push({ o: { ...o, previous: [...o.previous] }, d });
-          return d;
-        },
-      };
-    },
-  };
-}
-
 /** Solves each problem under the policy and labels every draft and accepted step with the checker. */
 export async function organismTraces(problems: readonly TraceProblem[], o: TraceOptions): Promise<LabelledTrace[]> {
   const out: LabelledTrace[] = [];
@@ -55,7 +37,7 @@ export async function organismTraces(problems: readonly TraceProblem[], o: Trace
       weak: o.weak,
       strong: o.strong,
       prm: o.prm,
-      policy: recording(o.policy, log),
+      policy: recordingPolicy(o.policy, (obs, d) => log.push({ o: { ...obs, previous: [...obs.previous] }, d })),
       sampling: { ...o.sampling, seed },
       seed,
     });

@@ -5,7 +5,8 @@
 
 import type { LabelledTrace, TraceStepLabel, TracedStep } from '../core/pomdp/fit.ts';
 import type { SolveTrace } from '../core/solve.ts';
-import type { Decision, Observation, RoutingPolicy } from '../core/types.ts';
+import { recordingPolicy } from '../core/policies/recording.ts';
+import type { Decision, RoutingPolicy } from '../core/types.ts';
 import type { ResultRow } from '../eval/summary.ts';
 
 export interface TracedDecision {
@@ -36,21 +37,9 @@ export class DecisionRecorder {
   wrap(policy: RoutingPolicy, key: string): RoutingPolicy {
     const log: TracedDecision[] = [];
     this.logs.set(key, log);
-    return {
-      id: policy.id,
-      knob: policy.knob,
-      episode(seed) {
-        const e = policy.episode(seed);
-        return {
-          plan: (t) => e.plan(t),
-          decide: (o: Observation) => {
-            const decision = e.decide(o);
-            log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, ...(o.sendChars !== undefined ? { sendChars: o.sendChars } : {}), decision });
-            return decision;
-          },
-        };
-      },
-    };
+    return recordingPolicy(policy, (o, decision) => {
+      log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, ...(o.sendChars !== undefined ? { sendChars: o.sendChars } : {}), decision });
+    });
   }
 
   /** The row fields of a finished run; its log is released. */
