@@ -18,6 +18,7 @@ import { KvCache, type Forwarder, type Rows } from './kv-cache.ts';
 import { logProbOf } from './sampler.ts';
 import type { TjsModelOptions } from './tjs-options.ts';
 import { brokenOutput, encode, loadTjs, type TjsLoaded } from './tjs-runtime.ts';
+import { serialQueue } from './serial-queue.ts';
 
 export interface LmLikelihoodOptions extends TjsModelOptions {
   /** Chat template id or object; default by the folder's model_type (qwen2 → qwen2.5, llama → llama3). */
@@ -71,7 +72,7 @@ export function lmLikelihoodScorer(loaded: TjsLoaded, o: Omit<LmLikelihoodOption
   /** The logits row of the last cached token: it predicts the next step's first token. */
   let tail: Float32Array | null = null;
   let lastReuse: LmLikelihoodScorer['lastReuse'] = null;
-  let queue: Promise<unknown> = Promise.resolve();
+  const calls = serialQueue();
 
   /** Tokens of the whole input and each step's [start, end) span. */
   function layoutTokens(r: ScoreRequest): { ids: number[]; spans: [number, number][]; lastStart: number } {
@@ -128,15 +129,10 @@ export function lmLikelihoodScorer(loaded: TjsLoaded, o: Omit<LmLikelihoodOption
     },
     score(r) {
       // One call at a time: the cache is shared state.
-      const next = queue.then(
-        () => score(r),
-        () => score(r),
-      );
-      queue = next.catch(() => {});
-      return next;
+      return calls.run(() => score(r));
     },
     async dispose() {
-      await queue;
+      await calls.idle();
       cache.dispose();
       logprobs = [];
       tail = null;

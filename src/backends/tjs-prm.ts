@@ -14,6 +14,7 @@ import { KvCache, type Forwarder, type Rows } from './kv-cache.ts';
 import { checkHeadWidth, headMargin, isPrmHead, prmLayout, renderPrmPrompt, sigmoid, type PrmHead, type PrmLayout } from './prm-layout.ts';
 import type { TjsModelOptions } from './tjs-options.ts';
 import { brokenOutput, encode, loadTjs, type TjsLoaded } from './tjs-runtime.ts';
+import { serialQueue } from './serial-queue.ts';
 
 export interface TjsPrmOptions extends TjsModelOptions {
   /** Default: the head recorded in the folder's config.json by our builder (lm → lm-tag). */
@@ -100,7 +101,7 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
   /** margins[i]: the head's margin at cached position i. */
   let margins: number[] = [];
   let lastReuse: ScoreReuse | null = null;
-  let queue: Promise<unknown> = Promise.resolve();
+  const calls = serialQueue();
 
   const keepMargins = (into: number[]) => (rows: Rows, first: number) => {
     for (let j = 0; j < rows.count; j++) into[first + j] = headMargin(head, rows.data.subarray(j * rows.width, (j + 1) * rows.width), tagIds);
@@ -165,15 +166,10 @@ export async function tjsPrm(loaded: TjsLoaded, o: Omit<TjsPrmOptions, keyof Tjs
     },
     score(r) {
       // One call at a time: the cache is shared state.
-      const next = queue.then(
-        () => score(r),
-        () => score(r),
-      );
-      queue = next.catch(() => {});
-      return next;
+      return calls.run(() => score(r));
     },
     async dispose() {
-      await queue;
+      await calls.idle();
       cache.dispose();
       margins = [];
       await loaded.model.dispose();
