@@ -40,14 +40,14 @@ import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type FittedPomdp, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
 import { beliefCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
 import { actionValues, solvePomdp } from '../../src/core/pomdp/solver.ts';
-import type { RoutingPolicy, StepModel, StepResult, StepScorer } from '../../src/core/types.ts';
+import type { RoutingPolicy, StepScorer } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
 import { checkerOracle, oracleCurve } from '../../src/organism/oracle.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { readdirSync } from 'node:fs';
 import { runInModel } from '../../src/core/pomdp/simulate.ts';
+import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces } from './organism-bench-common.ts';
 
-const M = 'public/models/organism';
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
   args: argv,
@@ -79,14 +79,6 @@ const { values } = parseArgs({
 // measure a bundle on a set-up it was not tuned for (a hotter weak model).
 const sampling = { temperature: Number(values.temperature ?? 0.7), topP: 0.8 };
 
-const readTraces = (files: string): LabelledTrace[] =>
-  files.split(',').flatMap((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as LabelledTrace),
-  );
-
 let fit: FittedPomdp | null = null;
 function fitted(): FittedPomdp {
   if (fit) return fit;
@@ -114,34 +106,6 @@ function policyFrom(spec: string): RoutingPolicy {
     return pomdpPolicy({ lambda: Number(knob), observations: f.observations, pw: f.model.pw, ps: f.model.ps, futureTokens: f.model.futureTokens });
   }
   return createPolicy(name!, { knob: Number(knob) });
-}
-
-function memoModel(m: StepModel): StepModel {
-  const cache = new Map<string, Promise<StepResult>>();
-  return {
-    id: m.id,
-    where: m.where,
-    next(r) {
-      const key = JSON.stringify([r.problem, r.steps, r.partial ?? '', r.maxTokens, r.sampling ?? null]);
-      let p = cache.get(key);
-      if (!p) cache.set(key, (p = m.next({ ...r, onText: undefined })));
-      return p;
-    },
-  };
-}
-
-function memoScorer(m: StepScorer): StepScorer {
-  const cache = new Map<string, Promise<number[]>>();
-  return {
-    id: m.id,
-    where: m.where,
-    score(r) {
-      const key = JSON.stringify([r.problem, r.steps]);
-      let p = cache.get(key);
-      if (!p) cache.set(key, (p = m.score(r)));
-      return p.then((x) => [...x]);
-    },
-  };
 }
 
 // --prm-noise σ: a degraded PRM, each score's logit plus σ·N(0, 1); --prm-shift d adds d to every
@@ -174,7 +138,7 @@ function noisyScorer(m: StepScorer, sigma: number, shift: number): StepScorer {
 
 async function models() {
   const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
-  const flags = { 'weak-path': `${M}/weak`, 'strong-path': `${M}/strong`, 'prm-path': `${M}/prm` };
+  const flags = organismModelFlags;
   return {
     weak: memoModel(localStepModel.build('weak', flags, process.env)),
     strong: memoModel(localStepModel.build('strong', flags, process.env)),
@@ -189,12 +153,7 @@ async function models() {
 }
 
 function problemsOf(): { id: string; problem: string }[] {
-  const offset = Number(values.offset ?? 0);
-  return readFileSync(values.data!, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { id: string; problem: string })
-    .slice(offset, offset + Number(values.limit ?? 1e9));
+  return readProblems(values.data!, Number(values.offset ?? 0), Number(values.limit ?? 1e9));
 }
 
 if (mode === 'sweep') {
@@ -293,7 +252,6 @@ if (mode === 'sweep') {
   const pts = lambdas.map((lambda) => ({ lambda, ...runInModel(f.model, f.observations, { kind: 'pomdp', lambda }, n) }));
   for (const p of pts) console.log(`   λ ${String(p.lambda).padEnd(8)} accuracy ${(100 * p.accuracy).toFixed(1)}% cost ${(100 * p.cost).toFixed(1)}%`);
   const curve = pgrCurve(pts.map((p) => ({ cost: p.cost, accuracy: p.accuracy })), weak.accuracy, strong.accuracy)!;
-  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
   console.log(`pomdp in its model: CPT(50/80/95%) ${pct(cpt(curve, 0.5))} / ${pct(cpt(curve, 0.8))} / ${pct(cpt(curve, 0.95))}, APGR ${pct(apgr(curve))}`);
 } else if (mode === 'curve') {
   const dir = values.dir!;
@@ -318,7 +276,6 @@ if (mode === 'sweep') {
       groups.set('oracle-cheapest-first', c);
     }
   }
-  const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
   for (const [name, pts] of groups) {
     pts.sort((a, b) => a.knob - b.knob);
     const curve = pgrCurve(pts.map((p) => ({ cost: p.cost, accuracy: p.acc })), weakAcc, strongAcc)!;

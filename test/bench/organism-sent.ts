@@ -14,17 +14,17 @@
 //   curve --dir DIR   accuracy, characters sent and strong tokens per policy; CPT(95%) and APGR on the
 //         characters axis (sent ÷ strong-only's), and each policy's cheapest point with PGR ≥ 95%.
 
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stepModelSources } from '../../src/cli/model-flags.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { fitPomdpFromTraces, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
 import { createPolicy } from '../../src/core/policies/index.ts';
 import { pomdpPolicy } from '../../src/core/policies/pomdp.ts';
-import type { RoutingPolicy, StepModel, StepResult, StepScorer } from '../../src/core/types.ts';
+import type { RoutingPolicy, StepModel } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
+import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces } from './organism-bench-common.ts';
 
-const M = 'public/models/organism';
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
   args: argv,
@@ -38,42 +38,6 @@ const { values } = parseArgs({
     dir: { type: 'string' },
   },
 });
-
-const readTraces = (files: string): LabelledTrace[] =>
-  files.split(',').flatMap((f) =>
-    readFileSync(f, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as LabelledTrace),
-  );
-
-function memoModel(m: StepModel): StepModel {
-  const cache = new Map<string, Promise<StepResult>>();
-  return {
-    id: m.id,
-    where: m.where,
-    next(r) {
-      const key = JSON.stringify([r.problem, r.steps, r.partial ?? '', r.maxTokens, r.sampling ?? null]);
-      let p = cache.get(key);
-      if (!p) cache.set(key, (p = m.next({ ...r, onText: undefined })));
-      return p;
-    },
-  };
-}
-
-function memoScorer(m: StepScorer): StepScorer {
-  const cache = new Map<string, Promise<number[]>>();
-  return {
-    id: m.id,
-    where: m.where,
-    score(r) {
-      const key = JSON.stringify([r.problem, r.steps]);
-      let p = cache.get(key);
-      if (!p) cache.set(key, (p = m.score(r)));
-      return p.then((x) => [...x]);
-    },
-  };
-}
 
 /**
  * The local strong model as trim eval sees `trim serve`'s: remote, each request shown to beforeSend with
@@ -94,7 +58,7 @@ function asRemote(local: StepModel): StepModel {
 
 async function models() {
   const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
-  const flags = { 'weak-path': `${M}/weak`, 'strong-path': `${M}/strong`, 'prm-path': `${M}/prm` };
+  const flags = organismModelFlags;
   return {
     weak: memoModel(localStepModel.build('weak', flags, process.env)),
     strong: asRemote(memoModel(localStepModel.build('strong', flags, process.env))),
@@ -129,16 +93,9 @@ function policyFrom(spec: string): RoutingPolicy {
   return createPolicy(name!, { knob: Number(knob) });
 }
 
-const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
-
 if (mode === 'sweep') {
   const { weak, strong, prm } = await models();
-  const offset = Number(values.offset ?? 0);
-  const problems = readFileSync(values.data!, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { id: string; problem: string })
-    .slice(offset, offset + Number(values.limit ?? 1e9));
+  const problems = readProblems(values.data!, Number(values.offset ?? 0), Number(values.limit ?? 1e9));
   const dir = values.dir!;
   mkdirSync(dir, { recursive: true });
   for (const group of values.policies!.trim().split(/\s+/)) {
