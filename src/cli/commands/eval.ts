@@ -16,6 +16,7 @@ import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts
 import { buildSummary, COST_KINDS, formatTable, STRONG_ONLY, WEAK_ONLY, type CostKind, type ResultRow } from '../../eval/summary.ts';
 import { UsageError, type Command } from '../command.ts';
 import { firstErrorUsage, runFirstErrorCommand } from '../first-error-eval.ts';
+import { requiredString, wholeNumber } from '../flag-checks.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
 import { bundleOf } from '../policy-artefacts.ts';
 
@@ -296,19 +297,4 @@ function fieldFlags(v: FlagValues): Pick<LoadOptions, 'problemField' | 'answerFi
     out[key] = x.trim();
   }
   return out;
-}
-
-function requiredString(v: FlagValues, name: string, what: string): string {
-  const x = v[name];
-  if (typeof x !== 'string' || !x.trim()) throw new UsageError(`--${name} is required (${what}).`);
-  return x;
-}
-
-function wholeNumber(v: FlagValues, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const x = v[name];
-  if (typeof x !== 'string') return undefined;
-  const n = Number(x);
-  if (x.trim() === '' || !Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}; got "${x}".`);
-  return n;
 }

@@ -32,6 +32,7 @@ import { calibrate, chooseBest, COST_KINDS, type CostKind } from '../../tune/cal
 import { isOrganismData, organismRowLabels, rolloutRowLabels } from '../../tune/labels.ts';
 import { DecisionRecorder, labelledTrace, labelsFromFirstError, scoreEverythingPolicy, type RowLabels, type TunedRow } from '../../tune/traces.ts';
 import { UsageError, type Command } from '../command.ts';
+import { requiredString, wholeNumber } from '../flag-checks.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
 
 const DEFAULT_CONCURRENCY = 8;
@@ -102,19 +103,19 @@ export const command: Command = {
   async run(argv) {
     const { values } = parseFlags(argv, own);
     const v = values as FlagValues;
-    const dataPath = required(v, 'data', 'the tuning problems, with gold final answers');
-    const out = required(v, 'out', 'the bundle file to write');
+    const dataPath = requiredString(v, 'data', 'the tuning problems, with gold final answers');
+    const out = requiredString(v, 'out', 'the bundle file to write');
     const work = typeof v.work === 'string' ? v.work : `${out}.work`;
     const resume = v.resume === true;
     const cost = (v.cost ?? 'tokens') as CostKind;
     if (!COST_KINDS.includes(cost)) throw new UsageError(`--cost must be ${COST_KINDS.join(' or ')}; got "${v.cost}".`);
-    const concurrency = whole(v, 'concurrency', 1, 1024) ?? DEFAULT_CONCURRENCY;
-    const rollouts = whole(v, 'rollouts', 1, 64) ?? 1;
+    const concurrency = wholeNumber(v, 'concurrency', 1, 1024) ?? DEFAULT_CONCURRENCY;
+    const rollouts = wholeNumber(v, 'rollouts', 1, 64) ?? 1;
     const thrGrid = knobList(v, 'thr-grid', 0, 1) ?? DEFAULT_THR;
     const lambdaGridFlag = knobList(v, 'lambda-grid', 0, 1);
     const aggFlag = v['agg-lambdas'];
-    const aggIterations = whole(v, 'agg-iterations', 1, 10_000) ?? 6;
-    const aggEpisodes = whole(v, 'agg-episodes', 2, 1_000_000) ?? 64;
+    const aggIterations = wholeNumber(v, 'agg-iterations', 1, 10_000) ?? 6;
+    const aggEpisodes = wholeNumber(v, 'agg-episodes', 2, 1_000_000) ?? 64;
     const labelSource = (v['label-source'] ?? (typeof v.labels === 'string' ? 'file' : 'auto')) as LabelSource;
     if (!LABEL_SOURCES.includes(labelSource)) throw new UsageError(`--label-source must be one of ${LABEL_SOURCES.join(', ')}; got "${labelSource}".`);
     if (labelSource === 'file' && typeof v.labels !== 'string') throw new UsageError('--label-source file needs --labels FILE.');
@@ -125,8 +126,8 @@ export const command: Command = {
     const format = typeof v.format === 'string' ? v.format : 'auto';
     const data = loadDataset(dataPath, {
       format,
-      offset: whole(v, 'offset', 0) ?? 0,
-      ...(whole(v, 'limit', 1) !== undefined ? { limit: whole(v, 'limit', 1)! } : {}),
+      offset: wholeNumber(v, 'offset', 0) ?? 0,
+      ...(wholeNumber(v, 'limit', 1) !== undefined ? { limit: wholeNumber(v, 'limit', 1)! } : {}),
       ...(typeof v['problem-field'] === 'string' ? { problemField: v['problem-field'] } : {}),
       ...(typeof v['answer-field'] === 'string' ? { answerField: v['answer-field'] } : {}),
     });
@@ -636,20 +637,6 @@ function identity(v: FlagValues, setup: RunSetup, data: Dataset, extra: { cost: 
 
 function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-function required(v: FlagValues, name: string, what: string): string {
-  const x = v[name];
-  if (typeof x !== 'string' || !x.trim()) throw new UsageError(`--${name} is required (${what}).`);
-  return x;
-}
-
-function whole(v: FlagValues, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const x = v[name];
-  if (typeof x !== 'string') return undefined;
-  const n = Number(x);
-  if (x.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}; got "${x}".`);
-  return n;
 }
 
 function knobList(v: FlagValues, name: string, min: number, max: number): number[] | undefined {
