@@ -1,7 +1,6 @@
 // `trim eval` end to end: the real CLI in a child process against scripted loopback servers
 // (test/helpers/eval-world.ts), so every number can be checked against a hand computation.
 
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,36 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseResults } from '../src/eval/results-log.ts';
 import { rowKey, type ResultRow, type Summary } from '../src/eval/summary.ts';
 import { startEvalWorld, STRONG_TOKENS, WEAK_TOKENS, writeDataset, type EvalWorld, type ScriptedProblem } from './helpers/eval-world.ts';
-import { REPO_ROOT } from './helpers/paths.ts';
 import { trimInProcess } from './helpers/cli.ts';
-
-interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `trim ...args`; `killWhen` is polled and sends `signal` (SIGKILL) once it returns true. */
-function trim(args: string[], killWhen?: () => boolean, signal: NodeJS.Signals = 'SIGKILL'): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/bin.mjs'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = killWhen
-      ? setInterval(() => {
-          if (killWhen() && child.exitCode === null && !child.killed) child.kill(signal);
-        }, 20)
-      : undefined;
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+import { trimChild as trim, type CliRun } from './helpers/cli-child.ts';
 
 const readRows = (out: string): ResultRow[] => parseResults(readFileSync(join(out, 'results.jsonl'), 'utf8'), 'results.jsonl');
 const lineCount = (out: string) => {

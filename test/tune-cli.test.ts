@@ -1,7 +1,6 @@
 // `trim tune` end to end on a scripted loopback world (labels from Monte-Carlo rollouts), resumed after
 // SIGKILL, and on a few organism problems with the organism's own models (labels from its checker).
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { bundleFromJson } from '../src/core/bundle.ts';
 import { rowKey, type ResultRow } from '../src/eval/summary.ts';
 import { generateSplits, toJsonl } from '../src/organism/splits.ts';
 import { trimInProcess } from './helpers/cli.ts';
+import { trimChild } from './helpers/cli-child.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
 import { startTuneWorld as startWorld, type TuneWorld as World } from './helpers/tune-world.ts';
 
@@ -120,26 +120,6 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     expect(again.stderr).toMatch(/already holds results from an earlier run\. Pass --resume/);
   });
 });
-
-function trimChild(args: string[], killWhen?: () => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/bin.mjs'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = killWhen
-      ? setInterval(() => {
-          if (killWhen() && child.exitCode === null && !child.killed) child.kill('SIGKILL');
-        }, 20)
-      : undefined;
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearInterval(poll);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 describe('trim tune killed with SIGKILL', () => {
   it('resumes with --resume, losing and duplicating nothing', async () => {
