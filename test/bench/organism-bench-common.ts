@@ -58,3 +58,34 @@ export function memoScorer(m: StepScorer): StepScorer {
     },
   };
 }
+
+/** The flags both scripts' sweeps take (parseArgs options). */
+export const sweepFlags = {
+  data: { type: 'string' },
+  offset: { type: 'string' },
+  limit: { type: 'string' },
+  policies: { type: 'string' },
+  fit: { type: 'string' },
+  seed: { type: 'string' },
+  dir: { type: 'string' },
+} as const;
+
+/** A sweep's --policies ("thr:0.5,0.9 weak-only") as one policy spec per operating point, in order. */
+export function sweepPoints(policies: string): { name: string; knob: string | null; spec: string }[] {
+  return policies
+    .trim()
+    .split(/\s+/)
+    .flatMap((group) => {
+      const [name, knobs] = group.split(':');
+      return (knobs ? knobs.split(',') : [null]).map((knob) => ({ name: name!, knob, spec: knob === null ? name! : `${name}:${knob}` }));
+    });
+}
+
+/** A sweep directory's baselines (weak.jsonl, strong.jsonl) and how to read its other runs. */
+export function sweepBaselines(dir: string) {
+  const load = (f: string) => readTraces(`${dir}/${f}`);
+  const mean = (r: LabelledTrace[], f: (t: LabelledTrace) => number) => r.reduce((a, t) => a + f(t), 0) / r.length;
+  const weak = load('weak.jsonl');
+  const strong = load('strong.jsonl');
+  return { load, mean, weak, strong, weakAcc: mean(weak, (t) => (t.correct ? 1 : 0)), strongAcc: mean(strong, (t) => (t.correct ? 1 : 0)) };
+}

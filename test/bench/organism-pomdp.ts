@@ -46,26 +46,20 @@ import { checkerOracle, oracleCurve } from '../../src/organism/oracle.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { readdirSync } from 'node:fs';
 import { runInModel } from '../../src/core/pomdp/simulate.ts';
-import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces } from './organism-bench-common.ts';
+import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
 
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
   args: argv,
   options: {
-    data: { type: 'string' },
-    offset: { type: 'string' },
-    limit: { type: 'string' },
+    ...sweepFlags,
     policy: { type: 'string' },
-    fit: { type: 'string' },
-    seed: { type: 'string' },
     out: { type: 'string' },
     traces: { type: 'string' },
     lambda: { type: 'string' },
     'wrong-only': { type: 'boolean' },
     prm: { type: 'string' },
-    dir: { type: 'string' },
     problems: { type: 'string' },
-    policies: { type: 'string' },
     observes: { type: 'string' },
     transitions: { type: 'string' },
     bundle: { type: 'string' },
@@ -161,19 +155,15 @@ if (mode === 'sweep') {
   const problems = problemsOf();
   const dir = values.dir!;
   mkdirSync(dir, { recursive: true });
-  for (const group of values.policies!.trim().split(/\s+/)) {
-    const [name, knobs] = group.split(':');
-    for (const knob of knobs ? knobs.split(',') : [null]) {
-      const spec = knob === null ? name! : `${name}:${knob}`;
-      const file =
-        name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : `${values.prm === 'oracle' ? 'oracle' : name}-${knob}.jsonl`;
-      const t0 = performance.now();
-      const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling });
-      writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
-      const acc = traces.filter((t) => t.correct).length / traces.length;
-      const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / traces.length;
-      console.log(`${spec.padEnd(20)} accuracy ${(100 * acc).toFixed(1)}% strong tokens/problem ${tok.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    }
+  for (const { name, knob, spec } of sweepPoints(values.policies!)) {
+    const file =
+      name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : `${values.prm === 'oracle' ? 'oracle' : name}-${knob}.jsonl`;
+    const t0 = performance.now();
+    const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling });
+    writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const acc = traces.filter((t) => t.correct).length / traces.length;
+    const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / traces.length;
+    console.log(`${spec.padEnd(20)} accuracy ${(100 * acc).toFixed(1)}% strong tokens/problem ${tok.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
 } else if (mode === 'traces') {
   const { weak, strong, prm } = await models();
@@ -255,12 +245,7 @@ if (mode === 'sweep') {
   console.log(`pomdp in its model: CPT(50/80/95%) ${pct(cpt(curve, 0.5))} / ${pct(cpt(curve, 0.8))} / ${pct(cpt(curve, 0.95))}, APGR ${pct(apgr(curve))}`);
 } else if (mode === 'curve') {
   const dir = values.dir!;
-  const load = (f: string) => readTraces(`${dir}/${f}`);
-  const mean = (r: LabelledTrace[], f: (t: LabelledTrace) => number) => r.reduce((a, t) => a + f(t), 0) / r.length;
-  const weak = load('weak.jsonl');
-  const strong = load('strong.jsonl');
-  const weakAcc = mean(weak, (t) => (t.correct ? 1 : 0));
-  const strongAcc = mean(strong, (t) => (t.correct ? 1 : 0));
+  const { load, mean, weak, strong, weakAcc, strongAcc } = sweepBaselines(dir);
   const strongTok = mean(strong, (t) => t.strongTokens);
   console.log(`${weak.length} problems: weak-only ${(100 * weakAcc).toFixed(1)}%, strong-only ${(100 * strongAcc).toFixed(1)}% at ${strongTok.toFixed(1)} strong tokens`);
   const groups = new Map<string, { knob: number; acc: number; cost: number }[]>();

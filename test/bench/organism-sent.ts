@@ -23,19 +23,13 @@ import { createPolicy } from '../../src/core/policies/index.ts';
 import { pomdpPolicy } from '../../src/core/policies/pomdp.ts';
 import type { RoutingPolicy, StepModel } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
-import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces } from './organism-bench-common.ts';
+import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
 
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
   args: argv,
   options: {
-    data: { type: 'string' },
-    offset: { type: 'string' },
-    limit: { type: 'string' },
-    policies: { type: 'string' },
-    fit: { type: 'string' },
-    seed: { type: 'string' },
-    dir: { type: 'string' },
+    ...sweepFlags,
   },
 });
 
@@ -98,29 +92,20 @@ if (mode === 'sweep') {
   const problems = readProblems(values.data!, Number(values.offset ?? 0), Number(values.limit ?? 1e9));
   const dir = values.dir!;
   mkdirSync(dir, { recursive: true });
-  for (const group of values.policies!.trim().split(/\s+/)) {
-    const [name, knobs] = group.split(':');
-    for (const knob of knobs ? knobs.split(',') : [null]) {
-      const spec = knob === null ? name! : `${name}:${knob}`;
-      const file = name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : knob === null ? `${name}.jsonl` : `${name}-${knob}.jsonl`;
-      const t0 = performance.now();
-      const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling: { temperature: 0.7, topP: 0.8 } });
-      writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
-      const n = traces.length;
-      const acc = traces.filter((t) => t.correct).length / n;
-      const sent = traces.reduce((a, t) => a + (t.sentChars ?? 0), 0) / n;
-      const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / n;
-      console.log(`${spec.padEnd(20)} accuracy ${pct(acc)} sent/problem ${sent.toFixed(0)} strong tokens/problem ${tok.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    }
+  for (const { name, knob, spec } of sweepPoints(values.policies!)) {
+    const file = name === 'weak-only' ? 'weak.jsonl' : name === 'strong-only' ? 'strong.jsonl' : knob === null ? `${name}.jsonl` : `${name}-${knob}.jsonl`;
+    const t0 = performance.now();
+    const traces = await organismTraces(problems, { weak, strong, prm, policy: policyFrom(spec), seed: Number(values.seed ?? 1), sampling: { temperature: 0.7, topP: 0.8 } });
+    writeFileSync(`${dir}/${file}`, traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const n = traces.length;
+    const acc = traces.filter((t) => t.correct).length / n;
+    const sent = traces.reduce((a, t) => a + (t.sentChars ?? 0), 0) / n;
+    const tok = traces.reduce((a, t) => a + t.strongTokens, 0) / n;
+    console.log(`${spec.padEnd(20)} accuracy ${pct(acc)} sent/problem ${sent.toFixed(0)} strong tokens/problem ${tok.toFixed(1)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
 } else if (mode === 'curve') {
   const dir = values.dir!;
-  const load = (f: string) => readTraces(`${dir}/${f}`);
-  const mean = (r: LabelledTrace[], f: (t: LabelledTrace) => number) => r.reduce((a, t) => a + f(t), 0) / r.length;
-  const weak = load('weak.jsonl');
-  const strong = load('strong.jsonl');
-  const weakAcc = mean(weak, (t) => (t.correct ? 1 : 0));
-  const strongAcc = mean(strong, (t) => (t.correct ? 1 : 0));
+  const { load, mean, weak, strong, weakAcc, strongAcc } = sweepBaselines(dir);
   const strongSent = mean(strong, (t) => t.sentChars!);
   const strongTok = mean(strong, (t) => t.strongTokens);
   console.log(`${weak.length} problems: weak-only ${pct(weakAcc)}, strong-only ${pct(strongAcc)}, sending ${strongSent.toFixed(0)} characters (${strongTok.toFixed(1)} strong tokens) per problem`);
