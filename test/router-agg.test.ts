@@ -9,17 +9,7 @@ import { mulberry32 } from '../src/core/rng.ts';
 import { resolveSimParams } from '../src/core/sim/params.ts';
 import { simTrainingEnv } from '../src/core/sim/training-env.ts';
 import type { RoutingPolicy } from '../src/core/types.ts';
-
-function randomWeights(lambda: number, seed: number, hidden = 8): AggWeights {
-  const rng = mulberry32(seed);
-  return {
-    lambda,
-    hidden,
-    actor: new Mlp({ inputs: 5, hidden, outputs: 2 }).init(rng, 1),
-    critic: new Mlp({ inputs: 5, hidden, outputs: 1 }).init(rng, 1),
-    training: { seed },
-  };
-}
+import { randomWeights } from './helpers/bundle.ts';
 
 /** A policy that takes the given actions at the given steps and accepts everywhere else. */
 function scripted(regenerateAt: ReadonlySet<number>): RoutingPolicy {
