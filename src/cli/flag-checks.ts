@@ -20,3 +20,13 @@ export function wholeNumber(v: FlagValues, name: string, min: number, max = Numb
     throw new UsageError(`--${name} must be a whole number ≥ ${min}${max < Number.MAX_SAFE_INTEGER ? ` and ≤ ${max}` : ''}; got "${x}".`);
   return n;
 }
+
+/** The dataset flags `trim eval` and `trim tune` both take (parseArgs options). */
+export const datasetFlagOptions = {
+  data: { type: 'string' },
+  format: { type: 'string' },
+  'problem-field': { type: 'string' },
+  'answer-field': { type: 'string' },
+  offset: { type: 'string' },
+  limit: { type: 'string' },
+} as const;

@@ -16,7 +16,7 @@ import { runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts
 import { buildSummary, COST_KINDS, formatTable, STRONG_ONLY, WEAK_ONLY, type CostKind, type ResultRow } from '../../eval/summary.ts';
 import { UsageError, type Command } from '../command.ts';
 import { firstErrorUsage, runFirstErrorCommand } from '../first-error-eval.ts';
-import { requiredString, wholeNumber } from '../flag-checks.ts';
+import { datasetFlagOptions, requiredString, wholeNumber } from '../flag-checks.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
 import { bundleOf } from '../policy-artefacts.ts';
 
@@ -104,12 +104,7 @@ export const command: Command = {
     if (task === 'first-error') return runFirstErrorCommand(argv);
     argv = argv.filter((a, i) => !(a === '--task' || a.startsWith('--task=') || (i > 0 && argv[i - 1] === '--task')));
     const { values } = parseFlags(argv, {
-      data: { type: 'string' },
-      format: { type: 'string' },
-      'problem-field': { type: 'string' },
-      'answer-field': { type: 'string' },
-      limit: { type: 'string' },
-      offset: { type: 'string' },
+      ...datasetFlagOptions,
       sweep: { type: 'string' },
       baselines: { type: 'boolean' },
       out: { type: 'string' },

@@ -32,7 +32,7 @@ import { calibrate, chooseBest, COST_KINDS, type CostKind } from '../../tune/cal
 import { isOrganismData, organismRowLabels, rolloutRowLabels } from '../../tune/labels.ts';
 import { DecisionRecorder, labelledTrace, labelsFromFirstError, scoreEverythingPolicy, type RowLabels, type TunedRow } from '../../tune/traces.ts';
 import { UsageError, type Command } from '../command.ts';
-import { requiredString, wholeNumber } from '../flag-checks.ts';
+import { datasetFlagOptions, requiredString, wholeNumber } from '../flag-checks.ts';
 import { buildRun, DEFAULT_MODE, modelFlagsUsage, parseFlags, type FlagValues, type RunSetup } from '../model-flags.ts';
 
 const DEFAULT_CONCURRENCY = 8;
@@ -74,12 +74,7 @@ routing bundle for --bundle (trim solve, eval, simulate, route) and the page's b
 ${modelFlagsUsage}`;
 
 const own = {
-  data: { type: 'string' },
-  format: { type: 'string' },
-  'problem-field': { type: 'string' },
-  'answer-field': { type: 'string' },
-  offset: { type: 'string' },
-  limit: { type: 'string' },
+  ...datasetFlagOptions,
   out: { type: 'string' },
   work: { type: 'string' },
   resume: { type: 'boolean' },
