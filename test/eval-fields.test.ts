@@ -1,7 +1,6 @@
 // `trim eval` on a data file whose fields have other names: --problem-field / --answer-field, the
 // instruction suffix such files carry, and the paths run.json records.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -11,18 +10,7 @@ import { parseResults } from '../src/eval/results-log.ts';
 import { problemText, startEvalWorld, type EvalWorld, type ScriptedProblem } from './helpers/eval-world.ts';
 import { promptText } from './helpers/openai-server.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
-
-function trim(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/bin.mjs'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
+import { trimChild as trim } from './helpers/cli-child.ts';
 
 const problems: ScriptedProblem[] = [
   { id: 'P1', gold: '7', weakAnswer: '7', score2: 0.8 },
