@@ -5,9 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ortWasm } from '../src/app/build/vite-plugins.ts';
+import { buildHarnessPage } from './helpers/harness-page.ts';
 import { startStaticServer, type StaticServer } from '../src/cli/static-server.ts';
 import { runTjsPlan, SCORE_SEQUENCE, type TjsPlan, type TjsPlanResult } from './browser/tjs-plan.ts';
 import { tinyModel } from './helpers/fixtures.ts';
@@ -53,15 +52,7 @@ beforeAll(async () => {
   node = await runTjsPlan(plan('cpu', (d) => d));
   outDir = mkdtempSync(join(tmpdir(), 'trim-tjs-page-'));
   const root = resolve(REPO_ROOT, 'test/browser');
-  await build({
-    root,
-    configFile: false,
-    base: './',
-    logLevel: 'warn',
-    plugins: [ortWasm()],
-    // transformers.js and ONNX Runtime are one large chunk by nature: no size warning.
-    build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1e9, rollupOptions: { input: resolve(root, 'tjs.html') } },
-  });
+  await buildHarnessPage({ root, html: 'tjs.html', outDir });
   site = await startStaticServer({ dir: outDir, mounts: { '/models/': FIXTURE_CACHE } });
   browser = await launch({ webgpu: true });
 }, 300_000);

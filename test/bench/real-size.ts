@@ -22,8 +22,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
-import { build } from 'vite';
-import { ortWasm } from '../../src/app/build/vite-plugins.ts';
+
+import { buildHarnessPage } from '../helpers/harness-page.ts';
 import { startStaticServer } from '../../src/cli/static-server.ts';
 import { buildPage, CHROMIUM, launch, openPage, type Browser } from '../helpers/page.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
@@ -193,15 +193,7 @@ if (!flags['skip-browser']) {
   const outDir = mkdtempSync(join(tmpdir(), 'trim-real-size-'));
   const root = resolve(REPO_ROOT, 'test/bench/real-size');
   log('building the benchmark page …');
-  await build({
-    root,
-    configFile: false,
-    base: './',
-    logLevel: 'warn',
-    plugins: [ortWasm()],
-    worker: { format: 'es' },
-    build: { outDir, emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 1e9, rollupOptions: { input: resolve(root, 'bench.html') } },
-  });
+  await buildHarnessPage({ root, html: 'bench.html', outDir, esWorkers: true });
   const site = await startStaticServer({
     dir: outDir,
     mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]!, ...(proxyDir ? { '/models/prm-proxy/': proxyDir } : {}) },
