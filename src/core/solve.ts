@@ -33,6 +33,8 @@ export interface DraftRecord {
   text: string;
   score: number | null;
   tokens: number;
+  /** The weak model's StepResult.confidence in this draft, when its backend reports it. */
+  confidence?: number;
 }
 
 export interface StepRecord {
@@ -46,6 +48,8 @@ export interface StepRecord {
   draft: DraftRecord | null;
   tokens: number;
   finish: StepFinish;
+  /** Weak steps: the weak model's StepResult.confidence in this text, when its backend reports it. */
+  confidence?: number;
   /** Set when a remote call could only approximate exact continuation. */
   continuation?: ContinuationMode;
   estimated?: boolean;
@@ -251,6 +255,7 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
         });
         // Every request is a call (a degenerate answer makes a second one), as the server counts them.
         if (source === 'strong') ledger.strongCalls += 1;
+        // `...r`: the text, finish and confidence are the last try's (a degenerate try is only context).
         total = {
           ...r,
           promptTokens: total.promptTokens + r.promptTokens,
@@ -364,12 +369,13 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
             strongTokens: ledger.strongTokens,
             budgetLeft: opts.strongBudget == null ? null : Math.max(0, opts.strongBudget - ledger.strongTokens),
             ...regenerationChars(),
+            ...confidenceOf(d),
           });
           emit({ type: 'decision', t, decision });
         }
         const rewritten = decision === 'regenerate' ? await strongStep() : undefined;
         if (rewritten) {
-          draft = { text: d.text, score, tokens: d.completionTokens };
+          draft = { text: d.text, score, tokens: d.completionTokens, ...confidenceOf(d) };
           ledger.discardedDraftTokens += d.completionTokens;
           result = rewritten;
           source = 'strong';
@@ -391,6 +397,7 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
         draft,
         tokens: result.completionTokens,
         finish: result.finish,
+        ...(source === 'weak' ? confidenceOf(result) : {}),
         ...(result.continuation ? { continuation: result.continuation } : {}),
         ...(result.estimated ? { estimated: true } : {}),
         ...(held ? { held: 'unreachable' as const } : {}),
@@ -410,4 +417,13 @@ async function runSolve(rawProblem: string, opts: SolveOptions, emit: (e: SolveE
     emit({ type: 'error', message: trace.error, error: err });
     return finish('error');
   }
+}
+
+/**
+ * `{ confidence }` when the step model reported a finite one, else nothing. Clamped to [0, 1]: a
+ * server's logprob a rounding error above 0 must not reach a policy as a probability above 1.
+ */
+function confidenceOf(r: StepResult): { confidence?: number } {
+  const c = r.confidence;
+  return c !== undefined && Number.isFinite(c) ? { confidence: Math.min(1, Math.max(0, c)) } : {};
 }

@@ -59,6 +59,17 @@ export interface StepResult {
   estimated?: boolean;
   /** How a remote call continued the prefix; 'instruct' is approximate. */
   continuation?: ContinuationMode;
+  /**
+   * The drafting model's own confidence in this step: the probability of the least likely token it
+   * emitted for the step's text, under its untempered distribution (softmax of the raw logits at T = 1,
+   * whatever temperature it sampled at), in [0, 1]. The minimum because a slip is one token.
+   * Counted: every token whose text is (at least partly) in `text`. Not counted: a token that is only
+   * the step delimiter or end of sequence (remote servers differ on whether they report the stop
+   * token, and the LM-likelihood checker scores a step's tokens without it, so excluding it keeps
+   * every backend measuring the same thing), nor the tokens of `partial`. A step with no counted
+   * token has confidence 1. Absent when the backend cannot report it (a server without logprobs).
+   */
+  confidence?: number;
 }
 
 export type Where = 'device' | 'remote';
@@ -113,6 +124,8 @@ export interface Observation {
    * model cannot say (it does not implement requestChars).
    */
   sendChars?: number;
+  /** The current draft's StepResult.confidence (the weak model's own); absent when its backend cannot say. */
+  confidence?: number;
 }
 
 /**

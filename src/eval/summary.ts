@@ -19,8 +19,10 @@ export interface StepRow {
   /** PRM score of the text kept for this step, null when it was never scored. */
   score: number | null;
   tokens: number;
-  /** The weak draft the strong model replaced, with the score that got it rejected. */
-  draft?: { score: number | null; tokens: number };
+  /** Weak steps: the weak model's own confidence in the text (StepResult.confidence), when reported. */
+  confidence?: number;
+  /** The weak draft the strong model replaced, with the score that got it rejected (and its confidence). */
+  draft?: { score: number | null; tokens: number; confidence?: number };
   /**
    * Characters that left the device for this step (strong requests, which carry the whole accepted
    * prefix, and a remote PRM's); absent when none did.
