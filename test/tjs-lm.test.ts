@@ -96,19 +96,30 @@ describe('scripted model (known output)', () => {
     it('stops at "\\n\\n" spread over two tokens and streams nothing of it', () => {
       const out: string[] = [];
       const r = feed(decoder(100, out), [code('a'), 262, code('\n'), code('b')]);
-      expect(r).toEqual({ text: 'a1', finish: 'step', tokens: 3, at: 2 });
+      expect(r).toEqual({ text: 'a1', finish: 'step', tokens: 3, textTokens: 2, at: 2 });
       expect(out.join('')).toBe('a1');
     });
 
     it('cuts a token that carries text past the delimiter', () => {
       const out: string[] = [];
-      expect(feed(decoder(100, out), [code('a'), 261, code('b')])).toEqual({ text: 'a', finish: 'step', tokens: 2, at: 1 });
+      expect(feed(decoder(100, out), [code('a'), 261, code('b')])).toEqual({ text: 'a', finish: 'step', tokens: 2, textTokens: 1, at: 1 });
       expect(out.join('')).toBe('a');
     });
 
     it('ends at an end-of-sequence id, counting it, and at the token cap', () => {
-      expect(feed(decoder(), [code('a'), code('b'), 258])).toEqual({ text: 'ab', finish: 'end', tokens: 3, at: 2 });
-      expect(feed(decoder(2), [code('a'), code('\n'), code('\n')])).toEqual({ text: 'a\n', finish: 'length', tokens: 2, at: 1 });
+      expect(feed(decoder(), [code('a'), code('b'), 258])).toEqual({ text: 'ab', finish: 'end', tokens: 3, textTokens: 2, at: 2 });
+      expect(feed(decoder(2), [code('a'), code('\n'), code('\n')])).toEqual({ text: 'a\n', finish: 'length', tokens: 2, textTokens: 2, at: 1 });
+    });
+
+    it('counts as text tokens those that wrote some of the step, not a delimiter-only one', () => {
+      // "a" then "\n" "\n": the first "\n" is the delimiter's, not the step's.
+      expect(feed(decoder(), [code('a'), code('\n'), code('\n')])).toMatchObject({ text: 'a', tokens: 3, textTokens: 1 });
+      // A step that is only the delimiter, and one that ends at once: nothing counted.
+      expect(feed(decoder(), [code('\n'), code('\n')])).toMatchObject({ text: '', tokens: 2, textTokens: 0 });
+      expect(feed(decoder(), [258])).toMatchObject({ text: '', tokens: 1, textTokens: 0 });
+      // The second byte of "é" completes the character: it wrote the step as much as the first did.
+      const [e1, e2] = [...new TextEncoder().encode('é')];
+      expect(feed(decoder(), [e1!, e2!, code('\n'), code('\n')])).toMatchObject({ text: 'é', tokens: 4, textTokens: 2 });
     });
 
     it('keeps a single "\\n" and half a UTF-8 character back until they are settled', () => {
@@ -122,7 +133,7 @@ describe('scripted model (known output)', () => {
       expect(out.join('')).toBe('a\n');
       d.push(e2!);
       expect(out.join('')).toBe('a\né');
-      expect(d.push(258)).toEqual({ text: 'a\né', finish: 'end', tokens: 5 });
+      expect(d.push(258)).toEqual({ text: 'a\né', finish: 'end', tokens: 5, textTokens: 4 });
       expect(out.join('')).toBe('a\né');
     });
   });
@@ -135,6 +146,8 @@ describe('scripted model (known output)', () => {
     expect(deltas.join('')).toBe('x=1');
     expect(r.logprobs).toHaveLength(4);
     for (const lp of r.logprobs) expect(lp).toBeGreaterThan(-1e-6);
+    // Confidence: "x", "=", "1\n" wrote the step; the last "\n" is only the delimiter's.
+    expect(r.confidence).toBe(Math.exp(Math.min(0, ...r.logprobs.slice(0, 3))));
   });
 
   it('continues after accepted steps, reusing the cache up to where the text diverges from the tokens', async () => {

@@ -27,7 +27,7 @@ function fakeWorker(script: Script, log: { aborted: number }) {
             r.onText?.('he');
             r.onText?.('llo');
             const text = script.next ? await script.next(r) : 'hello';
-            return { text, finish: 'step', promptTokens: 3, completionTokens: 2 };
+            return { text, finish: 'step', promptTokens: 3, completionTokens: 2, confidence: 0.375 };
           },
         },
         scorer: { id: 's', where: 'device', score: async (r) => r.steps.map((_, i) => i / 10) },
@@ -97,7 +97,8 @@ describe('model worker client', () => {
     const { client, statuses } = setup();
     const deltas: string[] = [];
     const r = await client.stepModel('m').next({ ...req, onText: (d) => deltas.push(d) });
-    expect(r).toMatchObject({ text: 'hello', finish: 'step' });
+    // The drafter's confidence crosses the worker boundary with the rest of the result.
+    expect(r).toMatchObject({ text: 'hello', finish: 'step', confidence: 0.375 });
     expect(deltas).toEqual(['he', 'llo']);
     expect(await client.scorer('s').score({ problem: 'P', steps: ['a', 'b'] })).toEqual([0, 0.1]);
     expect(statuses.map((s) => s.type)).toEqual(['loading', 'progress', 'ready']);

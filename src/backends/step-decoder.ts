@@ -24,10 +24,19 @@ export interface StepOutcome {
   finish: StepFinish;
   /** Every sampled id, the one that ended the step included (that is what the model decoded). */
   tokens: number;
+  /**
+   * How many of the first sampled ids wrote `text`: a token counts when some of its text is in the
+   * step (".\n\nSo" counts for its "."); one that is only the delimiter or end of sequence does not.
+   * They are always the leading ids, as `text` is a prefix of what was decoded.
+   */
+  textTokens: number;
 }
 
 export class StepDecoder {
   private readonly ids: number[] = [];
+  /** Per pushed id: the length of the settled text decoded before it (see textTokens). */
+  private readonly starts: number[] = [];
+  private text = '';
   private streamed = 0;
   private outcome: StepOutcome | null = null;
 
@@ -37,9 +46,12 @@ export class StepDecoder {
   push(id: number): StepOutcome | null {
     if (this.outcome) throw new Error('StepDecoder: the step is already complete.');
     const count = this.ids.length + 1;
-    if (this.o.stopIds.has(id)) return this.finish(this.currentText(), 'end', count);
+    if (this.o.stopIds.has(id)) return this.finish(this.text, 'end', count);
+    // A trailing U+FFFD is a character still arriving: the byte that completes it writes it too.
+    this.starts.push(settled(this.text).length);
     this.ids.push(id);
-    const { text, cut } = cutAtDelimiter(this.currentText());
+    this.text = this.currentText();
+    const { text, cut } = cutAtDelimiter(this.text);
     if (cut) return this.finish(text, 'step', count);
     if (count >= this.o.maxTokens) return this.finish(text, 'length', count);
     this.stream(text, false);
@@ -52,7 +64,9 @@ export class StepDecoder {
 
   private finish(text: string, finish: StepFinish, tokens: number): StepOutcome {
     this.stream(text, true);
-    this.outcome = { text, finish, tokens };
+    let textTokens = 0;
+    while (textTokens < this.starts.length && this.starts[textTokens]! < text.length) textTokens++;
+    this.outcome = { text, finish, tokens, textTokens };
     return this.outcome;
   }
 
@@ -71,4 +85,10 @@ export class StepDecoder {
       this.streamed = stable;
     }
   }
+}
+
+function settled(text: string): string {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === INCOMPLETE_CHAR) end--;
+  return text.slice(0, end);
 }

@@ -30,7 +30,10 @@ export interface TjsStepModelOptions extends TjsModelOptions {
   id?: string;
 }
 
-/** A step result with the log-probability of every sampled token under the model (before sampling filters). */
+/**
+ * A step result with the log-probability of every sampled token under the model (before sampling
+ * filters); `confidence` is the least likely of those that wrote the text (StepResult.confidence).
+ */
 export interface TjsStepResult extends StepResult {
   logprobs: number[];
 }
@@ -125,7 +128,15 @@ export function tjsStepModel(loaded: TjsLoaded, o: Omit<TjsStepModelOptions, key
       if (Number.isNaN(lp)) throw new ModelLoadError(brokenOutput(loaded));
       logprobs.push(lp);
       const done = steps.push(id);
-      if (done) return { text: done.text, finish: done.finish, promptTokens: ids.length, completionTokens: done.tokens, logprobs };
+      if (done)
+        return {
+          text: done.text,
+          finish: done.finish,
+          promptTokens: ids.length,
+          completionTokens: done.tokens,
+          confidence: minTokenProbability(logprobs.slice(0, done.textTokens)),
+          logprobs,
+        };
       check();
       await cache.extend([id], { read: (rows) => (logits = rows.data) });
     }
@@ -171,6 +182,13 @@ export function tjsStepModel(loaded: TjsLoaded, o: Omit<TjsStepModelOptions, key
       });
     },
   };
+}
+
+/** StepResult.confidence from the log-probabilities (raw logits, T = 1) of the tokens that wrote the step. */
+export function minTokenProbability(logprobs: readonly number[]): number {
+  let min = 0;
+  for (const lp of logprobs) if (lp < min) min = lp;
+  return Math.exp(min);
 }
 
 function softmax(logits: Float32Array): Float32Array {
