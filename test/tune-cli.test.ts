@@ -37,6 +37,8 @@ describe('trim tune on a scripted world (rollout labels)', () => {
 
   it('writes a valid bundle with both policies, their calibration and provenance', () => {
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('cost = strong-model tokens ÷ strong-only');
+    expect(readFileSync(join(`${out}.work`, 'curve.svg'), 'utf8')).toContain('Strong-model tokens, normalised (strong-only = 100%)');
     const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')), out);
     expect(b.policies.pomdp!.grid.length).toBeGreaterThan(3);
     expect(b.policies['agg-lambda']!.grid).toEqual([0.002]);
@@ -107,6 +109,25 @@ describe('trim tune on a scripted world (rollout labels)', () => {
       expect(p.sentShare).not.toBeNull();
       expect(p.cost).toBe(p.sentShare);
     }
+  });
+
+  it('with --cost sent, trains TRIM-Agg per character too and labels its table and curve by characters sent', async () => {
+    const sentOut = join(dir, 'sent-agg.json');
+    const r2 = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', sentOut, '--thr-grid', '0.5,0.8', '--agg-iterations', '1', '--agg-episodes', '4', '--cost', 'sent', '--seed', '3', '--concurrency', '3']);
+    expect(r2.code, r2.stderr).toBe(0);
+    const b = bundleFromJson(JSON.parse(readFileSync(sentOut, 'utf8')));
+    // Agg's λ come from the POMDP's grid, which is scaled by strong-only's characters (not its tokens).
+    const grid = [...b.policies.pomdp!.grid].sort((x, y) => x - y);
+    const agg = b.policies['agg-lambda']!;
+    expect(agg.extra.cost).toBe('sent');
+    for (const l of agg.grid) expect(grid).toContain(l);
+    expect(agg.grid).toEqual(expect.arrayContaining([grid[0], grid[1]]));
+    expect(b.calibration['agg-lambda']!.every((p) => p.cost === p.sentShare)).toBe(true);
+    expect(r2.stdout).toContain('cost = characters sent off the device ÷ strong-only (--cost sent)');
+    expect(r2.stdout).not.toContain('strong-model tokens ÷');
+    const svg = readFileSync(join(`${sentOut}.work`, 'curve.svg'), 'utf8');
+    expect(svg).toContain('Characters sent off the device, normalised (strong-only = 100%)');
+    expect(svg).not.toContain('Strong-model tokens');
   });
 
   it('refuses bad arguments with what to do', async () => {

@@ -43,10 +43,16 @@ export function renderCurveSvg(s: Summary): string {
   const py = (y: number) => PLOT.bottom - ((y - yAxis.min) / (yAxis.max - yAxis.min)) * (PLOT.bottom - PLOT.top);
 
   const el: string[] = [];
-  const title = 'Accuracy vs strong-model cost';
+  // Under --cost sent the points' cost is characters sent ÷ strong-only's: label the axis by what it is.
+  const sent = s.costKind === 'sent' && normalised;
+  const title = sent ? 'Accuracy vs characters sent off the device' : 'Accuracy vs strong-model cost';
   const subtitle =
     `${s.problems} problem${s.problems === 1 ? '' : 's'}; ` +
-    (normalised ? 'cost = strong-model tokens ÷ those of strong-only' : 'no strong-only baseline: cost in strong tokens per problem');
+    (sent
+      ? 'cost = characters sent off the device ÷ those of strong-only'
+      : normalised
+        ? 'cost = strong-model tokens ÷ those of strong-only'
+        : 'no strong-only baseline: cost in strong tokens per problem');
   el.push(
     `<title>${esc(title)}</title>`,
     `<desc>${esc(describe(s))}</desc>`,
@@ -76,7 +82,7 @@ export function renderCurveSvg(s: Summary): string {
     `<line x1="${PLOT.left}" y1="${PLOT.bottom}" x2="${PLOT.right}" y2="${PLOT.bottom}" stroke="#000000"/>`,
     `<line x1="${PLOT.left}" y1="${PLOT.top}" x2="${PLOT.left}" y2="${PLOT.bottom}" stroke="#000000"/>`,
     `<text x="${(PLOT.left + PLOT.right) / 2}" y="${PLOT.bottom + 45}" text-anchor="middle" font-size="13">${esc(
-      normalised ? 'Strong-model tokens, normalised (strong-only = 100%)' : 'Strong-model tokens per problem',
+      sent ? 'Characters sent off the device, normalised (strong-only = 100%)' : normalised ? 'Strong-model tokens, normalised (strong-only = 100%)' : 'Strong-model tokens per problem',
     )}</text>`,
     `<text transform="translate(22 ${(PLOT.top + PLOT.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">Accuracy</text>`,
   );

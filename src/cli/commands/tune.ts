@@ -27,6 +27,7 @@ import { Progress } from '../../eval/progress.ts';
 import { ResultsLog } from '../../eval/results-log.ts';
 import { relativePath, settleManifest, writeAtomic } from '../../eval/run-manifest.ts';
 import { problemSeed, runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
+import { renderCurveSvg } from '../../eval/curve-svg.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
 import { calibrate, chooseBest, COST_KINDS, type CostKind } from '../../tune/calibration.ts';
 import { isOrganismData, organismRowLabels, rolloutRowLabels } from '../../tune/labels.ts';
@@ -250,15 +251,19 @@ export const command: Command = {
       if (gate.table) process.stderr.write(gate.table);
 
       // 5. TRIM-Agg, one network per λ, trained on real solves of the tuning problems.
-      const aggLambdas = aggFlag === 'none' ? [] : (knobList(v, 'agg-lambdas', 0, 1) ?? pickAggLambdas(cost === 'sent' ? defaultLambdaGrid(strongTokensPerProblem) : lambdaGrid));
+      // TRIM-Agg prices what the tune prices: its λ grid is the POMDP's (per character under --cost sent).
+      const aggLambdas = aggFlag === 'none' ? [] : (knobList(v, 'agg-lambdas', 0, 1) ?? pickAggLambdas(lambdaGrid));
       let aggTokens = 0;
       if (aggLambdas.length) {
-        const trained = await trainAggNetworks(aggLambdas, { work, setup, data: data.problems, seed, concurrency, iterations: aggIterations, episodes: aggEpisodes, sim: gate.params });
+        const trained = await trainAggNetworks(aggLambdas, { work, setup, data: data.problems, seed, concurrency, iterations: aggIterations, episodes: aggEpisodes, cost, sim: gate.params });
         aggTokens = trained.strongTokens;
         bundle.policies['agg-lambda'] = {
           weights: { checkpoints: trained.weights },
           grid: trained.weights.map((w) => w.lambda),
-          extra: { training: gate.params ? 'PPO in the simulator fitted to the tuning traces (the fidelity gate passed)' : 'online PPO on real solves of the tuning problems' },
+          extra: {
+            training: gate.params ? 'PPO in the simulator fitted to the tuning traces (the fidelity gate passed)' : 'online PPO on real solves of the tuning problems',
+            cost,
+          },
         };
       }
 
@@ -302,7 +307,11 @@ export const command: Command = {
       };
       writeAtomic(out, JSON.stringify(bundleToJson(bundle)) + '\n');
 
-      process.stdout.write(formatTable(buildSummary(measured)));
+      // The table and the curve on the axis the tune priced: strong tokens, or characters sent.
+      const summary = buildSummary(measured, { cost });
+      process.stdout.write(formatTable(summary));
+      writeAtomic(join(work, 'curve.svg'), renderCurveSvg(summary));
+      log(`the curve of every policy on the tuning problems: ${join(work, 'curve.svg')}`);
       const b = bundle.best;
       const pct = (x: number | null) => (x === null ? '–' : `${(x * 100).toFixed(1)}%`);
       if (b)
@@ -507,9 +516,14 @@ export function defaultLambdaGrid(strongTokensPerProblem: number): number[] {
   return [...new Set(out)];
 }
 
-function pickAggLambdas(grid: readonly number[]): number[] {
-  const sorted = [...grid].sort((a, b) => a - b);
-  const picks = [0.2, 0.4, 0.6, 0.8].map((q) => sorted[Math.round(q * (sorted.length - 1))]!);
+/**
+ * TRIM-Agg's λ: four spread over the grid for the curve, plus the grid's two smallest, because one
+ * network per λ gives no point in between: without them the curve jumps from ~97% accuracy straight to
+ * strong-only, and CPT(95%) is interpolated towards strong-only's cost whenever the lowest λ falls short.
+ */
+export function pickAggLambdas(grid: readonly number[]): number[] {
+  const sorted = [...new Set(grid)].sort((a, b) => a - b);
+  const picks = [0, 1 / 9, 0.2, 0.4, 0.6, 0.8].map((q) => sorted[Math.round(q * (sorted.length - 1))]!);
   return [...new Set(picks)];
 }
 
@@ -523,6 +537,8 @@ interface AggContext {
   concurrency: number;
   iterations: number;
   episodes: number;
+  /** What λ prices: strong tokens, or characters sent off the device (each step's recorded `sent`). */
+  cost: CostKind;
 }
 
 /**
@@ -589,8 +605,8 @@ async function trainAggNetworks(lambdas: readonly number[], c: AggContext): Prom
     const t0 = Date.now();
     // A simulated episode costs nothing: there, larger batches and twice the iterations.
     const config = c.sim
-      ? { lambda, iterations: 2 * c.iterations, episodesPerIteration: 2048, minibatch: DEFAULT_PPO.minibatch, advantages: 'paired' as const, seed: c.seed }
-      : { lambda, iterations: c.iterations, episodesPerIteration: c.episodes, minibatch: Math.min(DEFAULT_PPO.minibatch, Math.max(2, c.episodes)), advantages: 'gae' as const, seed: c.seed };
+      ? { lambda, iterations: 2 * c.iterations, episodesPerIteration: 2048, minibatch: DEFAULT_PPO.minibatch, advantages: 'paired' as const, seed: c.seed, cost: c.cost }
+      : { lambda, iterations: c.iterations, episodesPerIteration: c.episodes, minibatch: Math.min(DEFAULT_PPO.minibatch, Math.max(2, c.episodes)), advantages: 'gae' as const, seed: c.seed, cost: c.cost };
     const result = await trainAgg(
       c.sim ? simTrainingEnv(c.sim, { heldOut: 2000, seed: deriveSeed(c.seed, `agg-${lambda}`) }) : env,
       config,
