@@ -16,6 +16,8 @@ export interface TracedDecision {
   tokens: number;
   /** Characters regenerating would have sent off the device (Observation.sendChars), when known. */
   sendChars?: number;
+  /** The drafting model's own confidence in the draft (Observation.confidence), when its backend reports it. */
+  confidence?: number;
   decision: Decision;
 }
 
@@ -38,7 +40,7 @@ export class DecisionRecorder {
     const log: TracedDecision[] = [];
     this.logs.set(key, log);
     return recordingPolicy(policy, (o, decision) => {
-      log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, ...(o.sendChars !== undefined ? { sendChars: o.sendChars } : {}), decision });
+      log.push({ t: o.t, score: o.score, previous: [...o.previous], tokens: o.draftTokens, ...(o.sendChars !== undefined ? { sendChars: o.sendChars } : {}), ...(o.confidence !== undefined ? { confidence: o.confidence } : {}), decision });
     });
   }
 
@@ -72,7 +74,7 @@ export function labelledTrace(row: TunedRow, labels: RowLabels): LabelledTrace {
       source: s.source,
       label: labels.steps[i] ?? 'after-error',
       tokens: s.tokens,
-      ...(d && draftLabel ? { draft: { score: d.score, previous: d.previous, tokens: d.tokens, ...(d.sendChars !== undefined ? { sendChars: d.sendChars } : {}), label: draftLabel, decision: d.decision } } : {}),
+      ...(d && draftLabel ? { draft: { score: d.score, previous: d.previous, tokens: d.tokens, ...(d.sendChars !== undefined ? { sendChars: d.sendChars } : {}), ...(d.confidence !== undefined ? { confidence: d.confidence } : {}), label: draftLabel, decision: d.decision } } : {}),
     };
   });
   return { id: `${row.id}|${row.policy}|${row.knob}`, steps, correct: row.correct, strongTokens: row.strongTokens };
