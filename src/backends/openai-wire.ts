@@ -22,6 +22,18 @@ export interface Generation {
    */
   stopReason: string | number | null | undefined;
   usage: WireUsage | null;
+  /**
+   * Every generated token with its log-probability and where its text lies in `text`, when the server
+   * sent logprobs for all of them (asked for, and supported); null otherwise.
+   */
+  tokens: WireToken[] | null;
+}
+
+export interface WireToken {
+  logprob: number;
+  /** [start, end) in Generation.text, in UTF-16 units; end === start for the leading bytes of a character split over tokens. */
+  start: number;
+  end: number;
 }
 
 /** Collects a generation from stream events (or a whole JSON answer), reporting text deltas as they come. */
@@ -31,6 +43,12 @@ export class GenerationReader {
   private stopReason: string | number | null | undefined = undefined;
   private usage: WireUsage | null = null;
   private chunks = 0;
+  private readonly tokens: WireToken[] = [];
+  /** Characters of generated text the tokens account for so far. */
+  private tokenChars = 0;
+  /** Some chunk's logprobs were malformed: the confidence is dropped rather than guessed. */
+  private tokensBroken = false;
+  private readonly bytes = new TextDecoder('utf-8');
 
   constructor(
     private readonly kind: WireKind,
@@ -62,7 +80,10 @@ export class GenerationReader {
     // vLLM reports a request it dropped (shutdown, preemption) as finished: the text is not a step.
     if (this.finishReason === 'abort' || this.finishReason === 'error')
       throw this.bad(`the server gave up on the generation (finish_reason "${this.finishReason}"); try again`);
-    return { text: this.text, finishReason: this.finishReason, stopReason: this.stopReason, usage: this.usage };
+    // Tokens must account for every generated character: a server that sent logprobs for only some
+    // chunks (or none) gives no confidence. A stop token reported beyond the text is harmless.
+    const tokens = !this.tokensBroken && this.tokens.length > 0 && this.tokenChars >= this.text.length ? [...this.tokens] : null;
+    return { text: this.text, finishReason: this.finishReason, stopReason: this.stopReason, usage: this.usage, tokens };
   }
 
   private chunk(json: unknown, field: 'delta' | 'message'): void {
@@ -82,6 +103,7 @@ export class GenerationReader {
       // Only one completion is requested; other indices would be a server bug, and are not ours.
       if (c.index !== undefined && c.index !== 0) continue;
       const delta = this.choiceText(c, field);
+      this.readLogprobs(c.logprobs);
       if (delta) {
         this.text += delta;
         this.onDelta(delta);
@@ -111,6 +133,44 @@ export class GenerationReader {
     if (v === undefined || v === null) return '';
     if (typeof v !== 'string') throw this.bad(`the generated text is a ${Array.isArray(v) ? 'list' : typeof v}, not a string`);
     return v;
+  }
+
+  /**
+   * A choice's logprobs, either API's shape: chat `{content: [{token, logprob, bytes?}]}`, completions
+   * `{tokens: [...], token_logprobs: [...]}`. A stream carries each chunk's own tokens. Logprobs are
+   * extra information, never a reason to fail a step: a malformed entry drops the confidence.
+   */
+  private readLogprobs(lp: unknown): void {
+    if (lp === undefined || lp === null || this.tokensBroken) return;
+    if (!isObject(lp)) return void (this.tokensBroken = true);
+    if (this.kind === 'chat') {
+      if (lp.content === null || lp.content === undefined) return;
+      if (!Array.isArray(lp.content)) return void (this.tokensBroken = true);
+      for (const t of lp.content) {
+        if (!isObject(t) || typeof t.token !== 'string') return void (this.tokensBroken = true);
+        this.addToken(t.logprob, t.token, t.bytes);
+      }
+      return;
+    }
+    const { tokens, token_logprobs: values } = lp;
+    if ((tokens === null || tokens === undefined) && (values === null || values === undefined)) return;
+    if (!Array.isArray(tokens) || !Array.isArray(values) || tokens.length !== values.length) return void (this.tokensBroken = true);
+    for (const [i, t] of tokens.entries()) {
+      if (typeof t !== 'string') return void (this.tokensBroken = true);
+      this.addToken(values[i], t, undefined);
+    }
+  }
+
+  private addToken(logprob: unknown, token: string, bytes: unknown): void {
+    if (typeof logprob !== 'number' || Number.isNaN(logprob)) return void (this.tokensBroken = true);
+    // Where the server gives a token's bytes (OpenAI's chat `bytes`), they say exactly how many
+    // characters it completes: a character split over tokens belongs to the token that finishes it.
+    const chars =
+      Array.isArray(bytes) && bytes.every((b) => Number.isInteger(b) && b >= 0 && b < 256)
+        ? this.bytes.decode(new Uint8Array(bytes as number[]), { stream: true }).length
+        : token.length;
+    this.tokens.push({ logprob: Math.min(0, logprob), start: this.tokenChars, end: this.tokenChars + chars });
+    this.tokenChars += chars;
   }
 
   private readUsage(u: unknown): WireUsage | null {

@@ -1,7 +1,7 @@
 // A step model over any OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, OpenAI, DeepSeek…).
 // One request per step: stream until the step delimiter, count tokens from the server's usage report.
 
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, RemoteHttpError } from '../core/errors.ts';
 import { getTemplate, type ChatTemplate } from '../core/prompt.ts';
 import { STEP_DELIMITER } from '../core/steps.ts';
 import type { ContinuationMode, Sampling, StepFinish, StepModel, StepRequest, StepResult, Where } from '../core/types.ts';
@@ -9,7 +9,7 @@ import { continuationSpec, type ContinuationInput, type TextFilter } from './con
 import { defuseControlTokens } from './control-tokens.ts';
 import { endpointUrl, serverBase } from './endpoint.ts';
 import { checkApiKey, httpOptions, postEventStream, redactError, type HttpOptions } from './http.ts';
-import { GenerationReader, type Generation } from './openai-wire.ts';
+import { GenerationReader, type Generation, type WireToken } from './openai-wire.ts';
 
 export interface OpenAIStepModelOptions {
   /** Server base, e.g. http://127.0.0.1:8000 (a trailing "/" or "/v1" is fine). */
@@ -27,6 +27,17 @@ export interface OpenAIStepModelOptions {
   system?: string;
   /** top_k is not part of OpenAI's API (OpenAI rejects it); vLLM, SGLang and llama.cpp accept it. */
   sendTopK?: boolean;
+  /**
+   * Ask for the generated tokens' log-probabilities and report StepResult.confidence (off by default:
+   * the flags turn it on for the weak, drafting role, whose confidence a policy may read). Chat sends
+   * `logprobs: true`, completions `logprobs: 1`. What the numbers mean is the server's convention:
+   * vLLM ≥ 0.10 (V1) returns the model's raw log-probabilities, before temperature, penalties and
+   * top-k/top-p (`--logprobs-mode raw_logprobs`, its default; `processed_logprobs` would report the
+   * tempered distribution instead), which is StepResult.confidence's definition; OpenAI documents only
+   * "the log probability of this token". A server that ignores the field gives no confidence; one that
+   * rejects it (HTTP 400 naming logprobs) is asked again without, and never again by this client.
+   */
+  logprobs?: boolean;
   /** 'remote' unless the server runs on this machine; solve() shows remote requests to beforeSend. */
   where?: Where;
   id?: string;
@@ -40,6 +51,9 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
   const template = typeof o.template === 'string' ? getTemplate(o.template) : (o.template ?? getTemplate('qwen2.5'));
   const apiKey = o.apiKey ? checkApiKey(o.apiKey, o.apiKeySource ?? 'the settings') : undefined;
   const http = httpOptions(o.http);
+  // Set once the server refused logprobs: every later request goes without them.
+  let logprobsRefused = false;
+  const wantsLogprobs = () => (o.logprobs ?? false) && !logprobsRefused;
   // One builder for the request next() sends and the size requestChars() reports, so they agree exactly.
   const request = (r: StepRequest) => {
     const input: ContinuationInput = {
@@ -59,6 +73,7 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
       stream: true,
       stream_options: { include_usage: true },
       ...samplingFields(r.sampling, o.sendTopK ?? false),
+      ...(wantsLogprobs() ? { logprobs: req.wire === 'chat' ? true : 1 } : {}),
     });
     return { input, req, url, body };
   };
@@ -68,36 +83,68 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
     where: o.where ?? 'remote',
     requestChars: (r: StepRequest) => request(r).body.length,
     async next(r: StepRequest): Promise<StepResult> {
-      const { input, req, url, body } = request(r);
-
-      // An end-of-turn token in the text means the server returns special tokens: the turn is over.
-      const text = new StepText(template.stopTokens, mode.filter?.(input), r.onText);
-      const reader = new GenerationReader(req.wire, url, (d) => text.add(d));
-      let gen: Generation;
       try {
-        const outcome = await postEventStream(
-          { url, host: server.host, body, apiKey, purpose: 'step', signal: r.signal, beforeSend: r.beforeSend },
-          http,
-          (data) => reader.event(data),
-        );
-        if (outcome.kind === 'json') reader.whole(outcome.value);
-        gen = reader.result(outcome.kind === 'json' || outcome.done);
+        return await generate(r);
       } catch (err) {
-        throw redactError(err, apiKey);
+        if (!wantsLogprobs() || !refusesLogprobs(err)) throw err;
+        logprobsRefused = true;
+        return generate(r);
       }
-      const view = text.finish();
-      const finish = stepFinish(gen, view);
-      const usage = gen.usage ?? estimateUsage(req.promptChars, gen.text);
-      return {
-        text: view.text,
-        finish,
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        ...(gen.usage ? {} : { estimated: true }),
-        continuation: mode.id,
-      };
     },
   };
+
+  async function generate(r: StepRequest): Promise<StepResult> {
+    const { input, req, url, body } = request(r);
+
+    // An end-of-turn token in the text means the server returns special tokens: the turn is over.
+    const text = new StepText(template.stopTokens, mode.filter?.(input), r.onText);
+    const reader = new GenerationReader(req.wire, url, (d) => text.add(d));
+    let gen: Generation;
+    try {
+      const outcome = await postEventStream(
+        { url, host: server.host, body, apiKey, purpose: 'step', signal: r.signal, beforeSend: r.beforeSend },
+        http,
+        (data) => reader.event(data),
+      );
+      if (outcome.kind === 'json') reader.whole(outcome.value);
+      gen = reader.result(outcome.kind === 'json' || outcome.done);
+    } catch (err) {
+      throw redactError(err, apiKey);
+    }
+    const view = text.finish();
+    const finish = stepFinish(gen, view);
+    const usage = gen.usage ?? estimateUsage(req.promptChars, gen.text);
+    const confidence = gen.tokens && view.start !== null ? spanConfidence(gen.tokens, view.start, view.start + view.text.length) : undefined;
+    return {
+      text: view.text,
+      finish,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      ...(gen.usage ? {} : { estimated: true }),
+      continuation: mode.id,
+      ...(confidence !== undefined ? { confidence } : {}),
+    };
+  }
+}
+
+/** A refusal of the `logprobs` field itself (vLLM/FastAPI validation: 400 or 422 naming it). */
+function refusesLogprobs(err: unknown): boolean {
+  return err instanceof RemoteHttpError && (err.status === 400 || err.status === 422) && /logprob/i.test(err.message);
+}
+
+/**
+ * StepResult.confidence from the generation's tokens: the least probable token whose text lies in the
+ * step, [start, end) of the generated text (a token only of the delimiter, of an echo the filter
+ * removed, or of an end-of-turn marker does not count). A character split over tokens counts from
+ * its first byte's token on.
+ */
+export function spanConfidence(tokens: readonly WireToken[], start: number, end: number): number {
+  let min = 0;
+  for (const t of tokens) {
+    const inside = t.start < end && (t.end > start || (t.end === t.start && t.start >= start));
+    if (inside && t.logprob < min) min = t.logprob;
+  }
+  return Math.exp(min);
 }
 
 function samplingFields(s: Sampling | undefined, sendTopK: boolean): Record<string, number> {
@@ -111,6 +158,8 @@ function samplingFields(s: Sampling | undefined, sendTopK: boolean): Record<stri
 
 interface TextView {
   text: string;
+  /** Where `text` starts in the generated text (after a filter removed an echo), null if it cannot be told. */
+  start: number | null;
   /** The delimiter appeared in the text (servers that return the stop string, or ignore `stop`). */
   cut: boolean;
   /** An end-of-turn token appeared in the text (servers that return special tokens). */
@@ -141,9 +190,12 @@ class StepText {
 
   private view(final: boolean): TextView {
     let raw = this.raw;
+    let start: number | null = 0;
     if (this.filter) {
       const f = this.filter(raw, final);
-      if (f.pending) return { text: this.shown, cut: false, ended: false };
+      if (f.pending) return { text: this.shown, start: null, cut: false, ended: false };
+      // The filters remove a leading echo: what is left is the generation's tail.
+      start = f.text === '' ? raw.length : raw.endsWith(f.text) ? raw.length - f.text.length : null;
       raw = f.text;
     }
     let end = raw.indexOf(STEP_DELIMITER);
@@ -160,7 +212,7 @@ class StepText {
     let text = end >= 0 ? raw.slice(0, end) : raw;
     // A delimiter may be arriving split across chunks: hold back a trailing "\n" until it is settled.
     if (!final && end < 0 && text.endsWith('\n')) text = text.slice(0, -1);
-    return { text, cut, ended };
+    return { text, start, cut, ended };
   }
 
   private show(text: string): void {

@@ -120,6 +120,8 @@ const remoteStepModel: StepModelSource = {
       ...(keyEnv ? { apiKey: keyFromEnv(env, keyEnv, `--${role}-key-env`, `${role.toUpperCase()}_API_KEY`), apiKeySource: `$${keyEnv}` } : {}),
       // The weak model is the "local" one: a server on this machine keeps its bytes on the device.
       where: role === 'weak' && isLoopback(host) ? 'device' : 'remote',
+      // The drafting model's own confidence in a draft (StepResult.confidence) is a policy observation.
+      logprobs: role === 'weak',
       id: `${role}:${model}`,
     });
   },

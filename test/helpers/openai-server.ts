@@ -43,6 +43,15 @@ export interface GenerationReply {
   finishReason?: unknown;
   /** Milliseconds between stream chunks. */
   chunkDelayMs?: number;
+  /**
+   * Log-probabilities of the chunks of `text` (a list: one token each), sent when the request asks for
+   * logprobs, in its API's shape. The stop string must then be a chunk of its own; `stopLogprob` is
+   * the stop token's, reported with the finishing chunk as vLLM does (omitted: not reported).
+   */
+  logprobs?: number[];
+  stopLogprob?: number;
+  /** Answer with one JSON document even when the request asked for a stream. */
+  ignoreStream?: boolean;
 }
 
 /** A pooling answer: `scores` become data[0].data; `body` replaces the whole JSON answer. */
@@ -109,6 +118,8 @@ export interface TestServerOptions {
   apiKey?: string;
   /** Send vLLM's stop_reason (default true). */
   stopReason?: boolean;
+  /** Answer HTTP 400 to any generation request that asks for logprobs (servers that do not support them). */
+  rejectLogprobs?: boolean;
 }
 
 export interface TestServer {
@@ -225,6 +236,8 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
     if (req.method !== 'POST' || route === null) return sendStatus(res, { status: 404, message: `No route ${req.method} ${path}.` });
     if (body === undefined || typeof body !== 'object') return sendStatus(res, { status: 400, message: 'The body is not a JSON object.' });
 
+    if (opts.rejectLogprobs && route !== 'pooling' && (body as { logprobs?: unknown }).logprobs !== undefined)
+      return sendStatus(res, { status: 400, message: 'logprobs is not supported by this model.' });
     const reply = queue.length ? queue.shift()! : await server.respond(rec);
     await answer(rec, res, route, reply);
   };
@@ -267,11 +280,27 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
     const full = chunks.join('');
     const stops: string[] = Array.isArray(rec.body?.stop) ? rec.body.stop : typeof rec.body?.stop === 'string' ? [rec.body.stop] : [];
     const hit = stops.map((s) => ({ s, i: full.indexOf(s) })).filter((h) => h.i >= 0).sort((a, b) => a.i - b.i)[0];
+    // Logprobs asked for and scripted: one per chunk, the chunks kept as they are (they are the tokens).
+    const lps = rec.body?.logprobs !== undefined && rec.body?.logprobs !== false && reply.logprobs ? reply.logprobs : null;
+    if (lps && (typeof reply.text === 'string' || lps.length !== reply.text.length))
+      throw new Error('test server: logprobs need the text as a list of tokens, one logprob each');
+    let stopToken: { token: string; logprob: number } | null = null;
     if (hit && !reply.ignoreStop) {
-      chunks = tokenize(full.slice(0, hit.i));
+      if (lps) {
+        const at = chunks.findIndex((_, i) => chunks.slice(0, i).join('').length === hit.i && chunks[i]!.startsWith(hit.s));
+        if (at < 0) throw new Error('test server: with logprobs, the stop string must start a chunk of its own');
+        if (reply.stopLogprob !== undefined) stopToken = { token: chunks[at]!, logprob: reply.stopLogprob };
+        chunks = chunks.slice(0, at);
+      } else chunks = tokenize(full.slice(0, hit.i));
       finish = 'stop';
       stopReason = hit.s;
     }
+    const lpOf = (tokens: { token: string; logprob: number }[], offset: number) =>
+      route === 'chat'
+        ? { content: tokens.map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...new TextEncoder().encode(t.token)], top_logprobs: [] })) }
+        : { tokens: tokens.map((t) => t.token), token_logprobs: tokens.map((t) => t.logprob), top_logprobs: tokens.map((t) => ({ [t.token]: t.logprob })), text_offset: tokens.map((_, i) => offset + tokens.slice(0, i).join('').length) };
+    const chunkLp = (i: number, offset: number) => (lps ? lpOf([{ token: chunks[i]!, logprob: lps[i]! }], offset) : null);
+    const finalLp = (offset: number) => (lps && stopToken ? lpOf([stopToken], offset) : null);
     if (reply.finishReason !== undefined) finish = reply.finishReason;
     rec.generated = chunks.join('');
     const usage = reply.usage === null ? undefined : (reply.usage ?? defaultUsage(rec, chunks.length));
@@ -279,23 +308,29 @@ export async function startOpenAIServer(opts: TestServerOptions = {}): Promise<T
     if (usage && wantsUsage) rec.usage = usage;
     const extra = sendStopReason ? { stop_reason: stopReason } : {};
 
-    if (!rec.body?.stream) {
+    if (!rec.body?.stream || reply.ignoreStream) {
+      const all = lps ? [...chunks.map((c, i) => ({ token: c, logprob: lps[i]! })), ...(stopToken ? [stopToken] : [])] : null;
+      const logprobs = all ? lpOf(all, 0) : null;
       const choice =
         route === 'completion'
-          ? { index: 0, text: rec.generated, logprobs: null, finish_reason: finish, ...extra }
-          : { index: 0, message: { role: 'assistant', content: rec.generated }, logprobs: null, finish_reason: finish, ...extra };
+          ? { index: 0, text: rec.generated, logprobs, finish_reason: finish, ...extra }
+          : { index: 0, message: { role: 'assistant', content: rec.generated }, logprobs, finish_reason: finish, ...extra };
       return sendJson(res, 200, { id: 'cmpl-test', object: route === 'completion' ? 'text_completion' : 'chat.completion', created: 0, model: rec.body?.model, choices: [choice], ...(usage ? { usage } : {}) });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
     const envelope = (choices: unknown[]) => ({ id: 'cmpl-test', object: route === 'completion' ? 'text_completion' : 'chat.completion.chunk', created: 0, model: rec.body?.model, choices });
     if (route === 'chat') send(envelope([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
-    for (const c of chunks) {
+    let offset = 0;
+    for (const [i, c] of chunks.entries()) {
       if (reply.chunkDelayMs) await delay(reply.chunkDelayMs);
       if (res.destroyed) return;
-      send(envelope([route === 'completion' ? { index: 0, text: c, logprobs: null, finish_reason: null } : { index: 0, delta: { content: c }, logprobs: null, finish_reason: null }]));
+      const logprobs = chunkLp(i, offset);
+      offset += c.length;
+      send(envelope([route === 'completion' ? { index: 0, text: c, logprobs, finish_reason: null } : { index: 0, delta: { content: c }, logprobs, finish_reason: null }]));
     }
-    send(envelope([route === 'completion' ? { index: 0, text: '', logprobs: null, finish_reason: finish, ...extra } : { index: 0, delta: {}, logprobs: null, finish_reason: finish, ...extra }]));
+    const last = finalLp(offset);
+    send(envelope([route === 'completion' ? { index: 0, text: '', logprobs: last, finish_reason: finish, ...extra } : { index: 0, delta: {}, logprobs: last, finish_reason: finish, ...extra }]));
     if (usage && wantsUsage) send({ ...envelope([]), usage });
     res.end('data: [DONE]\n\n');
   };
