@@ -6,7 +6,7 @@
 
 import { AbortedError } from '../core/errors.ts';
 import { KvCache, type Forwarder } from '../backends/kv-cache.ts';
-import { resolveSampling, sampleToken, samplingRng, type SamplingConfig } from '../backends/sampler.ts';
+import { logProbOf, resolveSampling, sampleToken, samplingRng, type SamplingConfig } from '../backends/sampler.ts';
 import { encode, type TjsLoaded } from '../backends/tjs-runtime.ts';
 import type { Sampling } from '../core/types.ts';
 import { ApiError } from './api-error.ts';
@@ -22,9 +22,32 @@ export interface GenerateRequest {
   stopTokenIds: readonly number[];
   includeStop: boolean;
   sampling: Sampling;
+  /**
+   * Report each output token's log-probability with this many most likely alternatives (0: none);
+   * null or absent: no logprobs.
+   */
+  logprobs?: number | null;
   signal?: AbortSignal;
-  /** Text that can no longer change, as it is produced. */
-  onText?: (delta: string) => void;
+  /**
+   * Text that can no longer change, as it is produced, with the logprobs (when asked) of the tokens
+   * whose whole text has now been reported (a token still growing, or that may be cut, waits).
+   */
+  onText?: (delta: string, tokens: readonly TokenLogprob[]) => void;
+}
+
+/**
+ * One output token as OpenAI's logprobs describe it. `logprob` is under the model's untempered
+ * distribution (softmax of the raw logits, what vLLM ≥ 0.10 reports by default), whatever the request's
+ * temperature, top-k or top-p. `token` is the token's part of the returned text: the tokens of a
+ * result spell its text exactly. A character split over tokens belongs to the token that completes it
+ * (the others have ""), and the token that ran into a stop string keeps only its text before it;
+ * tokens with no text in the result (only the stop string, end of sequence) are not reported.
+ */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** The most likely tokens at this position, each decoded alone, most likely first. */
+  top: { token: string; logprob: number }[];
 }
 
 export interface GenerateResult {
@@ -35,6 +58,8 @@ export interface GenerateResult {
   promptTokens: number;
   /** Every sampled token, the one that stopped the text included. */
   completionTokens: number;
+  /** When asked for (GenerateRequest.logprobs): every token of `text`, in order. */
+  tokens?: TokenLogprob[];
 }
 
 export interface Generator {
@@ -112,28 +137,71 @@ export function textGenerator(loaded: TjsLoaded): Generator {
     const stops = new StopMatcher(r.stop, r.includeStop);
     const stopIds = new Set(r.stopTokenIds);
     const out: number[] = [];
+    const top = r.logprobs ?? null;
+    // With logprobs: each sampled token's log-probability and alternatives, and the [start, end) of
+    // its text in the decoded output (settled: a trailing half character is not text yet).
+    const sampled: { logprob: number; top: TokenLogprob['top']; start: number; end: number }[] = [];
+    let settledChars = 0;
+    const reported: TokenLogprob[] = [];
     let shown = 0;
-    const show = (text: string, upTo: number) => {
-      if (upTo > shown) r.onText?.(text.slice(shown, upTo));
+    /** Reports text up to `upTo` and the tokens whose text lies inside it; `final`: the output is `text`. */
+    const show = (text: string, upTo: number, final: boolean) => {
+      const tokens: TokenLogprob[] = [];
+      if (top !== null) {
+        for (let i = reported.length; i < sampled.length; i++) {
+          const t = sampled[i]!;
+          if (final ? t.start >= text.length : t.end > upTo) break;
+          tokens.push({ token: text.slice(t.start, Math.min(t.end, text.length)), logprob: t.logprob, top: t.top });
+        }
+        reported.push(...tokens);
+      }
+      if (upTo > shown || tokens.length > 0) r.onText?.(text.slice(shown, Math.max(shown, upTo)), tokens);
       shown = Math.max(shown, upTo);
     };
     const result = (text: string, finishReason: FinishReason, stopReason: string | number | null): GenerateResult => {
-      show(text, text.length);
-      return { text, finishReason, stopReason, promptTokens: ids.length, completionTokens: out.length };
+      show(text, text.length, true);
+      return { text, finishReason, stopReason, promptTokens: ids.length, completionTokens: out.length, ...(top !== null ? { tokens: reported } : {}) };
     };
     for (;;) {
       const id = sampleToken(logits, cfg, rng);
       out.push(id);
-      if (stopIds.has(id)) return result(decode(r.includeStop ? out : out.slice(0, -1)), 'stop', id);
+      if (top !== null) sampled.push({ logprob: logProbOf(logits, id), top: topTokens(logits, top), start: settledChars, end: settledChars });
+      if (stopIds.has(id)) {
+        const text = decode(r.includeStop ? out : out.slice(0, -1));
+        // A stop token kept in the output is a token of its text.
+        if (top !== null && r.includeStop) sampled[sampled.length - 1]!.end = settledLength(text);
+        return result(text, 'stop', id);
+      }
       if (eos.has(id)) return result(decode(out.slice(0, -1)), 'stop', null);
       const text = decode(out);
+      if (top !== null) sampled[sampled.length - 1]!.end = settledChars = settledLength(text);
       const hit = stops.find(text);
       if (hit) return result(hit.text, 'stop', hit.stop);
       if (out.length >= maxTokens) return result(text, 'length', null);
-      show(text, stops.stableLength(text));
+      show(text, stops.stableLength(text), false);
       check();
       await cache.extend([id], { read: (rows) => (logits = rows.data) });
     }
+  }
+
+  /** The k most likely tokens under the raw logits, each decoded alone. */
+  function topTokens(logits: Float32Array, k: number): TokenLogprob['top'] {
+    if (k === 0) return [];
+    let max = -Infinity;
+    for (const x of logits) if (x > max) max = x;
+    let sum = 0;
+    for (const x of logits) sum += Math.exp(x - max);
+    const lse = max + Math.log(sum);
+    // One pass keeping the k best in order: k is at most 20.
+    const best: number[] = [];
+    for (let i = 0; i < logits.length; i++) {
+      if (best.length === k && logits[i]! <= logits[best[k - 1]!]!) continue;
+      let j = best.length === k ? k - 1 : best.length;
+      while (j > 0 && logits[best[j - 1]!]! < logits[i]!) j--;
+      best.splice(j, 0, i);
+      if (best.length > k) best.pop();
+    }
+    return best.map((i) => ({ token: tokenizer.decode([i], { skip_special_tokens: false }), logprob: logits[i]! - lse }));
   }
 
   return {
@@ -147,4 +215,11 @@ export function textGenerator(loaded: TjsLoaded): Generator {
       await loaded.model.dispose();
     },
   };
+}
+
+/** A byte-level tokenizer decodes half a UTF-8 character as U+FFFD until the rest of it arrives. */
+function settledLength(text: string): number {
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '\uFFFD') end--;
+  return end;
 }

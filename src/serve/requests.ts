@@ -1,6 +1,6 @@
 // Reads the JSON bodies of the OpenAI-compatible endpoints into checked values. Every field a client
 // can send is untrusted: wrong types and out-of-range values are refused with a 400 naming the field;
-// features this server does not have (logprobs, penalties, echo…) are refused rather than ignored, so a
+// features this server does not have (penalties, echo…) are refused rather than ignored, so a
 // client never gets an answer computed differently from what it asked.
 
 import type { ChatMessage } from '../core/prompt.ts';
@@ -23,6 +23,8 @@ export interface GenerationParams {
   n: number;
   stream: boolean;
   includeUsage: boolean;
+  /** Logprobs asked for: how many most likely alternatives per token (0: the chosen token's only); null: none. */
+  logprobs: number | null;
 }
 
 export interface CompletionParams extends GenerationParams {
@@ -42,6 +44,8 @@ export interface PoolingParams {
 }
 
 const MAX_N = 16;
+// vLLM's default --max-logprobs; OpenAI allows 20 alternatives in chat, 5 in completions.
+const MAX_LOGPROBS = 20;
 const MAX_STOPS = 16;
 // Every generated token is checked against every stop string: bound the work a request can ask for.
 const MAX_STOP_CHARS = 1024;
@@ -97,8 +101,6 @@ function stopTokenIds(o: Json): number[] {
 
 /** Fields whose non-default values would change the answer in ways this server cannot compute. */
 const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
-  logprobs: (v) => v !== null && v !== false && v !== 0,
-  top_logprobs: (v) => v !== null && v !== 0,
   echo: (v) => v !== false,
   best_of: (v) => v !== 1,
   presence_penalty: (v) => v !== 0,
@@ -120,7 +122,23 @@ function refuseUnsupported(o: Json): void {
   }
 }
 
-function generation(o: Json, maxTokensKeys: readonly string[], defaultMaxTokens: number | null): GenerationParams {
+/** Chat: `logprobs: true` with `top_logprobs: N` alternatives (OpenAI refuses top_logprobs alone). */
+function chatLogprobs(o: Json): number | null {
+  const on = optBool(o, 'logprobs', false);
+  const top = optNumber(o, 'top_logprobs', { int: true, min: 0, max: MAX_LOGPROBS });
+  if (!on && top !== undefined && top > 0) throw badParam('top_logprobs', '"top_logprobs" needs "logprobs": true.');
+  return on ? (top ?? 0) : null;
+}
+
+/** Completions: `logprobs: N`, the chosen tokens' logprobs and N alternatives each (vLLM: 0 is the chosen only). */
+function completionLogprobs(o: Json): number | null {
+  if (o.top_logprobs !== undefined && o.top_logprobs !== null)
+    throw badParam('top_logprobs', 'Completions take "logprobs": N (how many alternatives per token), not "top_logprobs".');
+  if (typeof o.logprobs === 'boolean') throw badParam('logprobs', 'Completions take "logprobs": N, a number of alternatives per token (0 to 20), not true or false.');
+  return optNumber(o, 'logprobs', { int: true, min: 0, max: MAX_LOGPROBS }) ?? null;
+}
+
+function generation(o: Json, maxTokensKeys: readonly string[], defaultMaxTokens: number | null, logprobs: number | null): GenerationParams {
   refuseUnsupported(o);
   let maxTokens: number | null = defaultMaxTokens;
   for (const key of maxTokensKeys) {
@@ -154,6 +172,7 @@ function generation(o: Json, maxTokensKeys: readonly string[], defaultMaxTokens:
     n: optNumber(o, 'n', { int: true, min: 1, max: MAX_N }) ?? 1,
     stream,
     includeUsage,
+    logprobs,
   };
 }
 
@@ -169,7 +188,7 @@ export function completionParams(body: unknown): CompletionParams {
   else throw badParam('prompt', '"prompt" is required: a string, a list of strings, or token ids.', p === undefined ? 'missing_required_parameter' : 'invalid_value');
   if (prompts.some((x) => x.length === 0)) throw badParam('prompt', '"prompt" must not be empty.');
   if (prompts.length > MAX_N) throw badParam('prompt', `At most ${MAX_N} prompts per request.`);
-  return { ...generation(o, ['max_tokens'], 16), prompts };
+  return { ...generation(o, ['max_tokens'], 16, completionLogprobs(o)), prompts };
 }
 
 function text(content: unknown, where: string): string {
@@ -205,7 +224,7 @@ export function chatParams(body: unknown): ChatParams {
     throw badParam('add_generation_prompt', 'Cannot set both "continue_final_message" and "add_generation_prompt" to true.');
   if (continueFinalMessage && msgs[msgs.length - 1]!.role !== 'assistant')
     throw badParam('continue_final_message', '"continue_final_message" needs the last message to be the assistant\'s.');
-  return { ...generation(o, ['max_tokens', 'max_completion_tokens'], null), messages: msgs, addGenerationPrompt, continueFinalMessage };
+  return { ...generation(o, ['max_tokens', 'max_completion_tokens'], null, chatLogprobs(o)), messages: msgs, addGenerationPrompt, continueFinalMessage };
 }
 
 /** POST /pooling: vLLM's chat form, the steps in the assistant turn. */

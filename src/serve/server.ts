@@ -14,7 +14,8 @@ import { accessRules, type Access, type AccessOptions } from './access.ts';
 import { ApiError, badParam } from './api-error.ts';
 import { bodyReader, discardRest, UnreadBodyError } from './body.ts';
 import { renderChat } from './chat-format.ts';
-import { textGenerator, type GenerateRequest, type GenerateResult, type Generator } from './generator.ts';
+import { textGenerator, type GenerateRequest, type GenerateResult, type Generator, type TokenLogprob } from './generator.ts';
+import { chatLogprobs, completionLogprobs } from './logprobs.ts';
 import { checkPromptChars, checkPromptIds, promptBound, type PromptBound } from './prompt-bound.ts';
 import { JobQueue } from './queue.ts';
 import { chatParams, completionParams, poolingParams, type GenerationParams } from './requests.ts';
@@ -140,7 +141,15 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     for (const prompt of prompts) {
       for (let k = 0; k < p.n; k++) {
         const sampling = { ...p.sampling, ...(p.sampling.seed !== undefined ? { seed: (p.sampling.seed + k) >>> 0 } : {}) };
-        const request: GenerateRequest = { prompt, maxTokens: p.maxTokens, stop: p.stop, stopTokenIds: p.stopTokenIds, includeStop: p.includeStop, sampling };
+        const request: GenerateRequest = {
+          prompt,
+          maxTokens: p.maxTokens,
+          stop: p.stop,
+          stopTokenIds: p.stopTokenIds,
+          includeStop: p.includeStop,
+          sampling,
+          logprobs: p.logprobs,
+        };
         out.push({ request, plan: gen.plan(request) });
       }
     }
@@ -151,7 +160,7 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     choices: readonly Prepared[],
     gen: Generator,
     signal: AbortSignal,
-    onChoice: (index: number) => { onText?: (delta: string) => void; done: (r: GenerateResult) => void },
+    onChoice: (index: number) => { onText?: (delta: string, tokens: readonly TokenLogprob[]) => void; done: (r: GenerateResult) => void },
   ): Promise<GenerateResult[]> {
     return queue.run(async () => {
       const results: GenerateResult[] = [];
@@ -174,24 +183,31 @@ export function createTrimServer(o: ServeOptions): TrimServer {
     }
     const rid = id('cmpl');
     const base = { id: rid, object: 'text_completion', created: now(), model: name };
-    const choice = (index: number, text: string, r: GenerateResult | null) => ({
+    const choice = (index: number, text: string, r: GenerateResult | null, logprobs: unknown = null) => ({
       index,
       text,
-      logprobs: null,
+      logprobs,
       finish_reason: r ? r.finishReason : null,
       stop_reason: r ? r.stopReason : null,
     });
     const choices = prepare(p, p.prompts, gen);
     if (!p.stream) {
       const results = await runChoices(choices, gen, signal, () => ({ done: () => {} }));
-      sendJson(res, 200, { ...base, choices: results.map((r, i) => choice(i, r.text, r)), usage: usage(results, p.n) });
+      sendJson(res, 200, { ...base, choices: results.map((r, i) => choice(i, r.text, r, r.tokens ? completionLogprobs(r.tokens, 0) : null)), usage: usage(results, p.n) });
       return;
     }
     await streamChoices(res, p, signal, base, (stream, extra) =>
-      runChoices(choices, gen, signal, (i) => ({
-        onText: (delta) => stream.send({ ...base, choices: [choice(i, delta, null)], ...extra }),
-        done: (r) => stream.send({ ...base, choices: [choice(i, '', r)], ...extra }),
-      })),
+      runChoices(choices, gen, signal, (i) => {
+        // text_offset counts from the start of this choice's output.
+        let offset = 0;
+        return {
+          onText: (delta, tokens) => {
+            stream.send({ ...base, choices: [choice(i, delta, null, p.logprobs !== null && tokens.length ? completionLogprobs(tokens, offset) : null)], ...extra });
+            offset += tokens.reduce((n, t) => n + t.token.length, 0);
+          },
+          done: (r) => stream.send({ ...base, choices: [choice(i, '', r)], ...extra }),
+        };
+      }),
     );
   };
 
@@ -213,7 +229,7 @@ export function createTrimServer(o: ServeOptions): TrimServer {
         choices: results.map((r, i) => ({
           index: i,
           message: { role: 'assistant', content: r.text },
-          logprobs: null,
+          logprobs: r.tokens ? chatLogprobs(r.tokens) : null,
           finish_reason: r.finishReason,
           stop_reason: r.stopReason,
         })),
@@ -225,7 +241,12 @@ export function createTrimServer(o: ServeOptions): TrimServer {
       runChoices(choices, gen, signal, (i) => {
         stream.send({ ...base, choices: [{ index: i, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra });
         return {
-          onText: (delta) => stream.send({ ...base, choices: [{ index: i, delta: { content: delta }, logprobs: null, finish_reason: null }], ...extra }),
+          onText: (delta, tokens) =>
+            stream.send({
+              ...base,
+              choices: [{ index: i, delta: { content: delta }, logprobs: p.logprobs !== null && tokens.length ? chatLogprobs(tokens) : null, finish_reason: null }],
+              ...extra,
+            }),
           done: (r) =>
             stream.send({ ...base, choices: [{ index: i, delta: {}, logprobs: null, finish_reason: r.finishReason, stop_reason: r.stopReason }], ...extra }),
         };
