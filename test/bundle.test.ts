@@ -55,7 +55,7 @@ describe('routing bundle', () => {
     };
     expect(() => bundleFromJson([], 'b.json')).toThrow(BundleError);
     expect(() => bundleFromJson({ format: 'x' }, 'b.json')).toThrow(/b\.json is not a usable routing bundle: "format" must be "trim-routing-bundle".*trim tune/);
-    expect(bad((j) => (j.version = 2))).toThrow(/version 2 is not supported/);
+    expect(bad((j) => (j.version = 3))).toThrow(/version 3 is not supported.*versions 1 and 2/);
     expect(bad((j) => (j.policies = {}))).toThrow(/holds none of pomdp, agg-lambda/);
     expect(bad((j) => (j.policies.thr = {}))).toThrow(/policies\.thr is not a policy a bundle can carry/);
     expect(bad((j) => (j.policies.pomdp.transitions.pw = 1))).toThrow(/transitions\.pw must be a probability strictly between 0 and 1/);

@@ -2,7 +2,8 @@
 // and the CLI (`--bundle FILE`) and the page (`bundle=URL`) read. A bundle is user input (it may come
 // from a link), so reading it checks every field and says what is wrong and what to do.
 //
-// Layout (version 1):
+// Layout (version 1; version 2 is the same with a "confidence" channel in the pomdp's observations,
+// src/core/pomdp/README.md "The drafter's confidence"):
 //   {"format": "trim-routing-bundle", "version": 1,
 //    "policies": {
 //      "pomdp": {"observations": <trim-pomdp-observations JSON>, "transitions": {"pw": p, "ps": p},
@@ -28,6 +29,12 @@ import { observationModelFromJson, observationModelToJson, type ObservationModel
 
 export const BUNDLE_FORMAT = 'trim-routing-bundle';
 export const BUNDLE_VERSION = 1;
+/**
+ * Version 2: the pomdp's observation model carries the drafting model's confidence channel. Written only
+ * then, so a bundle without it stays readable by a trim that knows version 1 alone, and one with it is
+ * refused by that trim rather than routed on the score alone.
+ */
+export const BUNDLE_VERSION_CONFIDENCE = 2;
 /** The policies a bundle can carry. */
 export const BUNDLE_POLICIES = ['pomdp', 'agg-lambda'] as const;
 export type BundlePolicy = (typeof BUNDLE_POLICIES)[number];
@@ -240,14 +247,20 @@ export function bundleFromJson(j: unknown, where = 'The bundle'): RoutingBundle 
   if (!isObject(j)) fail('it is not a JSON object');
   const o = j as Record<string, unknown>;
   if (o.format !== BUNDLE_FORMAT) fail(`"format" must be "${BUNDLE_FORMAT}"`);
-  if (o.version !== BUNDLE_VERSION)
-    fail(`version ${JSON.stringify(o.version)} is not supported (this version of trim reads version ${BUNDLE_VERSION}; tune it again or update trim)`);
+  if (o.version !== BUNDLE_VERSION && o.version !== BUNDLE_VERSION_CONFIDENCE)
+    fail(
+      `version ${JSON.stringify(o.version)} is not supported (this version of trim reads versions ${BUNDLE_VERSION} and ${BUNDLE_VERSION_CONFIDENCE}; tune it again or update trim)`,
+    );
   if (!isObject(o.policies)) fail('"policies" must be an object');
   const p = o.policies as Record<string, unknown>;
   const unknown = Object.keys(p).filter((k) => !(BUNDLE_POLICIES as readonly string[]).includes(k));
   if (unknown.length) fail(`policies.${unknown[0]} is not a policy a bundle can carry (${BUNDLE_POLICIES.join(', ')})`);
   const policies: RoutingBundle['policies'] = {};
   if (p.pomdp !== undefined) policies.pomdp = pomdpFromJson(p.pomdp, fail, where);
+  const hasChannel = !!policies.pomdp?.observations.confidence;
+  if (o.version === BUNDLE_VERSION && hasChannel) fail('its pomdp observations carry a confidence channel, which needs version 2');
+  if (o.version === BUNDLE_VERSION_CONFIDENCE && !hasChannel)
+    fail("version 2 means its pomdp observations carry the drafting model's confidence channel, and they do not");
   if (p['agg-lambda'] !== undefined) policies['agg-lambda'] = aggFromJson(p['agg-lambda'], fail, where);
   if (!policies.pomdp && !policies['agg-lambda']) fail(`"policies" holds none of ${BUNDLE_POLICIES.join(', ')}`);
   if (o.provenance !== undefined && !isObject(o.provenance)) fail('"provenance" must be an object');
@@ -280,7 +293,7 @@ export function bundleToJson(b: RoutingBundle): unknown {
   if (agg) policies['agg-lambda'] = { ...agg.extra, weights: roundNumbers(weightSetToJson(agg.weights)), grid: agg.grid };
   return {
     format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
+    version: pomdp?.observations.confidence ? BUNDLE_VERSION_CONFIDENCE : BUNDLE_VERSION,
     policies,
     calibration: b.calibration,
     best: b.best,

@@ -1,5 +1,6 @@
 // Labelled routing traces of the organism: a policy solves organism problems with real models, and
-// every decision is recorded with what the policy saw (score, previous scores, draft tokens) and what
+// every decision is recorded with what the policy saw (score, previous scores, draft tokens, the weak
+// model's confidence when it reports one) and what
 // the checker says of the draft and of the accepted prefix. These are the traces the POMDP is fitted
 // on (src/core/pomdp/fit.ts) and the ones its beliefs are diagnosed on; the labels need the checker,
 // so they exist for the organism (and any task with a checker), not for a user's problems.
@@ -60,6 +61,7 @@ export async function organismTraces(problems: readonly TraceProblem[], o: Trace
                 previous: decided.o.previous,
                 tokens: decided.o.draftTokens,
                 ...(decided.o.sendChars !== undefined ? { sendChars: decided.o.sendChars } : {}),
+                ...(decided.o.confidence !== undefined ? { confidence: decided.o.confidence } : {}),
                 label: draftLabel!,
                 decision: decided.d,
               },

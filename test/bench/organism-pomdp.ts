@@ -11,7 +11,8 @@
 //           (weak-only → weak.jsonl, strong-only → strong.jsonl); the models' answers are memoised per
 //           (problem, prefix), which changes nothing (drafts are seeded per problem, the strong model is
 //           greedy, the PRM is deterministic) and makes a sweep cost little more than one policy.
-//           --observes KIND fits that observation kind; --transitions default keeps the simulator's
+//           --observes KIND fits that observation kind; --confidence on|off the drafter-confidence channel
+//           (default: on when every draft of the --fit traces carries the weak model's confidence); --transitions default keeps the simulator's
 //           p_w, p_s and regeneration cost instead of the fitted ones (ablations).
 //           --bundle FILE: pomdp:λ and agg-lambda:λ run that bundle's policies. Set-ups a bundle was not
 //           tuned for: --temperature T samples at T (default 0.7; as trim eval's --temperature, it reaches
@@ -38,7 +39,7 @@ import { bundleArtefacts, bundleFromJson } from '../../src/core/bundle.ts';
 const bundleArtefactsOf = (file: string) => bundleArtefacts(bundleFromJson(JSON.parse(readFileSync(file, 'utf8')), file), 'pomdp');
 import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type FittedPomdp, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
-import { beliefCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
+import { beliefCell, confidenceCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
 import { actionValues, solvePomdp } from '../../src/core/pomdp/solver.ts';
 import type { RoutingPolicy, StepScorer } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
@@ -61,6 +62,7 @@ const { values } = parseArgs({
     prm: { type: 'string' },
     problems: { type: 'string' },
     observes: { type: 'string' },
+    confidence: { type: 'string' },
     transitions: { type: 'string' },
     bundle: { type: 'string' },
     temperature: { type: 'string' },
@@ -77,10 +79,13 @@ let fit: FittedPomdp | null = null;
 function fitted(): FittedPomdp {
   if (fit) return fit;
   if (!values.fit) throw new Error('--fit TRACES is required');
-  const f = (fit = fitPomdpFromTraces(readTraces(values.fit), values.observes ? { observes: values.observes as ObservationKind } : {}));
+  // --confidence on|off: the drafter-confidence channel (default: fitted when every draft carries one).
+  const confidence = values.confidence === undefined ? 'auto' : values.confidence === 'on' ? true : values.confidence === 'off' ? false : null;
+  if (confidence === null) throw new Error('--confidence must be on or off');
+  const f = (fit = fitPomdpFromTraces(readTraces(values.fit), { ...(values.observes ? { observes: values.observes as ObservationKind } : {}), confidence }));
   const m = f.model;
   console.error(
-    `fitted: p_w ${m.pw.toFixed(4)}, p_s ${m.ps.toFixed(4)}, futureTokens ${m.futureTokens.toFixed(1)}, drafts ${f.stats.drafts} (S0/S1/S2 ${f.stats.draftsByState.join('/')}), strong steps ${f.stats.strongSteps}`,
+    `fitted: p_w ${m.pw.toFixed(4)}, p_s ${m.ps.toFixed(4)}, futureTokens ${m.futureTokens.toFixed(1)}, drafts ${f.stats.drafts} (S0/S1/S2 ${f.stats.draftsByState.join('/')}), strong steps ${f.stats.strongSteps}, confidence channel ${f.observations.confidence ? 'yes' : 'no'}`,
   );
   return f;
 }
@@ -201,7 +206,7 @@ if (mode === 'sweep') {
       const d = s.draft;
       if (!d) return void console.log(`  t${i + 1} ${s.source} (no draft)`);
       const o = draftObservation(d);
-      const b = belief.observe(beliefCell(f.observations, d.previous, d.score));
+      const b = belief.observe(beliefCell(f.observations, d.previous, d.score), confidenceCell(f.observations, d.confidence));
       const v = actionValues(tables, i + 1, b, d.tokens);
       belief.act(b, d.decision);
       console.log(

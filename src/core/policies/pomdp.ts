@@ -4,7 +4,7 @@
 import { ConfigError } from '../errors.ts';
 import { BELIEF_MODES, BeliefTracker, type BeliefMode } from '../pomdp/belief.ts';
 import { DEFAULT_FUTURE_TOKENS, DEFAULT_PS, DEFAULT_PW, hazardFromCdf, type PomdpCost, type PomdpModel } from '../pomdp/model.ts';
-import { beliefCell, observationModelFromJson, type ObservationModel } from '../pomdp/observations.ts';
+import { beliefCell, checkConfidence, confidenceCell, observationModelFromJson, type ObservationModel } from '../pomdp/observations.ts';
 import { checkObservation } from '../observation-check.ts';
 import { actionValues, solvePomdp, tablesFromJson, type PomdpTables } from '../pomdp/solver.ts';
 import { lengthCdf } from '../sim/distributions.ts';
@@ -85,7 +85,8 @@ export function pomdpPolicy(o: PomdpPolicyOptions): RoutingPolicy {
         plan: () => 'score',
         decide: (ob) => {
           checkObservation(ob);
-          const b = belief.observe(beliefCell(obs, ob.previous, ob.score));
+          const conf = obs.confidence && ob.confidence !== undefined ? checkConfidence(ob.confidence, `Step ${ob.t}`) : undefined;
+          const b = belief.observe(beliefCell(obs, ob.previous, ob.score), confidenceCell(obs, conf));
           if (sent && ob.sendChars === undefined)
             throw new ConfigError(
               'This TRIM-POMDP was tuned with --cost sent, but the strong model cannot say how many characters a request would send (it does not build its requests here): use a bundle tuned with --cost tokens.',

@@ -14,14 +14,22 @@ export const BELIEF_MODES: readonly BeliefMode[] = ['reference', 'filter'];
 const UNIFORM: Belief = [1 / 3, 1 / 3, 1 / 3];
 
 /**
- * P(state | o) ∝ prior(state) · P(o | state), `cell` indexing beliefProbs(obs) (see beliefCell). An
- * observation no state explains leaves the prior as is.
+ * P(state | o) ∝ prior(state) · P(o | state), `cell` indexing beliefProbs(obs) (see beliefCell), times
+ * P(confidence | state) when the model has the confidence channel and the draft a confidence cell (see
+ * confidenceCell). An observation no state explains leaves the prior as is.
  */
-export function posterior(obs: ObservationModel, prior: Belief, cell: number): Belief {
+export function posterior(obs: ObservationModel, prior: Belief, cell: number, confidenceCell: number | null = null): Belief {
   const p = beliefProbs(obs);
-  const l0 = prior[0] * p[0][cell]!;
-  const l1 = prior[1] * p[1][cell]!;
-  const l2 = prior[2] * p[2][cell]!;
+  let l0 = prior[0] * p[0][cell]!;
+  let l1 = prior[1] * p[1][cell]!;
+  let l2 = prior[2] * p[2][cell]!;
+  // The confidence channel, independent of the score given the state: its likelihood multiplies in.
+  const c = confidenceCell === null ? undefined : obs.confidence?.probs;
+  if (c) {
+    l0 *= c[0][confidenceCell!]!;
+    l1 *= c[1][confidenceCell!]!;
+    l2 *= c[2][confidenceCell!]!;
+  }
   const z = l0 + l1 + l2;
   return z > 0 ? [l0 / z, l1 / z, l2 / z] : prior;
 }
@@ -40,8 +48,8 @@ export class BeliefTracker {
   }
 
   /** The belief about the current draft once its observation cell is seen. */
-  observe(cell: number): Belief {
-    return posterior(this.obs, this.mode === 'filter' ? this.prior : UNIFORM, cell);
+  observe(cell: number, confidenceCell: number | null = null): Belief {
+    return posterior(this.obs, this.mode === 'filter' ? this.prior : UNIFORM, cell, confidenceCell);
   }
 
   /** Moves the filter's prior to the next step; the reference mode carries nothing. */

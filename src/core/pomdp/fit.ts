@@ -20,6 +20,8 @@ export interface TracedDraft {
   tokens: number;
   /** Characters regenerating this step would have sent off the device (Observation.sendChars), when known. */
   sendChars?: number;
+  /** The drafting model's confidence in the draft (Observation.confidence), when it reported one. */
+  confidence?: number;
   /** The draft's label as a continuation of the accepted prefix. */
   label: TraceStepLabel;
   decision: 'accept' | 'regenerate';
@@ -62,6 +64,12 @@ export interface FitPomdpOptions {
    * so sparse late steps still grow with t). Needs drafts that record sendChars.
    */
   cost?: PomdpCost;
+  /**
+   * Fit the confidence channel (the drafting model's confidence, naive Bayes beside the score): 'auto'
+   * (default) when every scored draft of the traces carries a confidence, true to require it, false
+   * never.
+   */
+  confidence?: boolean | 'auto';
   source?: string;
 }
 
@@ -109,7 +117,7 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
       if (s.draft) {
         const state = STATE[s.draft.label];
         if (state === undefined) throw new ConfigError(`Trace "${tr.id}": unknown step label ${JSON.stringify(s.draft.label)}.`);
-        samples.push({ ...draftObservation(s.draft), state });
+        samples.push({ ...draftObservation(s.draft), ...(s.draft.confidence !== undefined ? { confidence: s.draft.confidence } : {}), state });
         byState[state]++;
         draftTokens += s.draft.tokens;
       }
@@ -132,7 +140,15 @@ export function fitPomdpFromTraces(traces: readonly LabelledTrace[], opts: FitPo
   const futureTokens = totalStrong > 0 ? strongTokens / totalStrong : drafts > 0 ? draftTokens / drafts : 60;
   const cost = opts.cost ?? 'tokens';
   const sentCost = cost === 'sent' ? { cost, futureCost: futureCharsByStep(traces, hazard.length) } : {};
+  const withConfidence = samples.filter((x) => x.confidence !== undefined).length;
+  const wantConfidence = opts.confidence ?? 'auto';
+  if (wantConfidence === true && withConfidence === 0)
+    throw new ConfigError(
+      "No draft of these traces carries the drafting model's confidence: solve them with a weak model that reports it (the organism's and the in-browser models do), or fit without the confidence channel.",
+    );
+  const confidence = wantConfidence === true || (wantConfidence === 'auto' && drafts > 0 && withConfidence === drafts);
   const observations = fitObservationModel(samples, {
+    confidence,
     ...(opts.bins !== undefined ? { bins: opts.bins } : {}),
     ...(opts.floor !== undefined ? { floor: opts.floor } : {}),
     observes: opts.observes ?? 'score-given-previous',

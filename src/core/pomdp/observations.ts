@@ -49,6 +49,22 @@ export interface ObservationModel {
   hazard?: readonly number[];
   /** Where the model came from, for people reading the file. */
   source: string;
+  /**
+   * A second observation, the drafting model's own confidence in its draft (Observation.confidence),
+   * conditionally independent of the score given the state (naive Bayes). Absent: the model observes
+   * the score alone, and a draft's confidence is ignored.
+   */
+  confidence?: ConfidenceChannel;
+}
+
+/** P(confidence bin | state): `bins` equal cells of [0, 1] per state, each summing to 1. */
+export interface ConfidenceChannel {
+  bins: number;
+  probs: readonly [Float64Array, Float64Array, Float64Array];
+  /** Drafts per state it was fitted on. */
+  counts: readonly [number, number, number];
+  /** Kernel bandwidth per state. */
+  bandwidths: readonly [number, number, number];
 }
 
 export interface ObservationSample {
@@ -56,6 +72,8 @@ export interface ObservationSample {
   /** The last accepted step's score (1 at the first step); needed by 'score-given-previous'. */
   lastPrevious?: number;
   score: number;
+  /** The drafting model's confidence in the draft, when it reported one (the confidence channel). */
+  confidence?: number;
   state: PomdpState;
 }
 
@@ -86,6 +104,15 @@ export function beliefCell(m: ObservationModel, previous: readonly number[], sco
   let min = 1;
   for (const p of previous) min = Math.min(min, p);
   return modelCell(m, min, score);
+}
+
+/**
+ * The confidence channel's cell for a draft, or null when the model has no channel or the draft no
+ * confidence: the belief then updates on the score alone, exactly as without the channel.
+ */
+export function confidenceCell(m: Pick<ObservationModel, 'confidence'>, confidence: number | undefined): number | null {
+  if (!m.confidence || confidence === undefined) return null;
+  return Math.min(m.confidence.bins - 1, Math.max(0, Math.floor(confidence * m.confidence.bins)));
 }
 
 /** Cells of a model of this kind (of `probs`). */
@@ -124,6 +151,8 @@ export interface FitOptions {
   source?: string;
   /** What the model observes (default 'min-and-score'). */
   observes?: ObservationKind;
+  /** Also fit the confidence channel, on the samples that carry a confidence (every state needs some). */
+  confidence?: boolean;
 }
 
 /** Fits P(o | state) by a reflected Gaussian KDE per state, binned. Every state needs samples. */
@@ -173,7 +202,40 @@ export function fitObservationModel(samples: readonly ObservationSample[], opts:
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
     ...(opts.hazard ? { hazard: [...opts.hazard] } : {}),
     source: opts.source ?? 'fitted',
+    ...(opts.confidence ? { confidence: fitConfidenceChannel(samples, bins, floor) } : {}),
   };
+}
+
+/** P(confidence bin | state) by the same reflected 1-D KDE as the score, on the samples that carry one. */
+export function fitConfidenceChannel(samples: readonly ObservationSample[], bins: number, floor: number): ConfidenceChannel {
+  const probs: Float64Array[] = [];
+  const counts: number[] = [];
+  const bandwidths: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const values = samples.filter((x) => x.state === s && x.confidence !== undefined).map((x) => x.confidence!);
+    if (values.length === 0)
+      throw new ObservationModelError(
+        `No draft in state ${POMDP_STATES[s]} carries the drafting model's confidence: the confidence channel needs traces from a weak model that reports it (or fit without the channel).`,
+      );
+    values.forEach((v) => checkConfidence(v, 'A fitting sample'));
+    const h = scottBandwidth(values);
+    probs.push(normalise(kdeBinMasses1(values, h, bins), floor));
+    counts.push(values.length);
+    bandwidths.push(h);
+  }
+  return {
+    bins,
+    probs: probs as unknown as ConfidenceChannel['probs'],
+    counts: counts as unknown as ConfidenceChannel['counts'],
+    bandwidths: bandwidths as unknown as ConfidenceChannel['bandwidths'],
+  };
+}
+
+/** A confidence must be a probability; anything else is refused with where it came from. */
+export function checkConfidence(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1)
+    throw new ObservationModelError(`${where}: the drafting model's confidence must be a number in [0, 1], got ${JSON.stringify(v)}.`);
+  return v;
 }
 
 function normalise(mass: Float64Array, floor: number): Float64Array {
@@ -194,14 +256,19 @@ export function observationModelToJson(m: ObservationModel): unknown {
     probs: Array.from(m.probs[s]!, (v) => Number(v.toPrecision(6))),
     ...(m.given ? { given: Array.from(m.given[s]!, (v) => Number(v.toPrecision(6))) } : {}),
   });
+  const c = m.confidence;
+  const channel = (s: number) => ({ count: c!.counts[s], bandwidth: c!.bandwidths[s], probs: Array.from(c!.probs[s]!, (v) => Number(v.toPrecision(6))) });
   return {
     format: OBSERVATIONS_FORMAT,
-    version: 1,
+    // Version 2 only when the file carries the confidence channel: a reader that knows version 1 alone
+    // then refuses it instead of silently routing on the score alone.
+    version: c ? 2 : 1,
     source: m.source,
     bins: m.bins,
     ...(m.observes && m.observes !== 'min-and-score' ? { observes: m.observes } : {}),
     states: { S0: state(0), S1: state(1), S2: state(2) },
     ...(m.hazard ? { hazard: m.hazard.map((v) => Number(v.toPrecision(6))) } : {}),
+    ...(c ? { confidence: { bins: c.bins, states: { S0: channel(0), S1: channel(1), S2: channel(2) } } } : {}),
   };
 }
 
@@ -213,7 +280,9 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
   if (!j || typeof j !== 'object') fail('it is not a JSON object');
   const o = j as Record<string, unknown>;
   if (o.format !== OBSERVATIONS_FORMAT) fail(`"format" must be "${OBSERVATIONS_FORMAT}"`);
-  if (o.version !== 1) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1)`);
+  if (o.version !== 1 && o.version !== 2) fail(`version ${JSON.stringify(o.version)} is not supported (expected 1, or 2 with a confidence channel)`);
+  if (o.version === 2 && o.confidence === undefined) fail('version 2 must hold "confidence" (the drafting model\'s confidence channel)');
+  if (o.version === 1 && o.confidence !== undefined) fail('"confidence" needs version 2');
   const bins = o.bins;
   if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 2 || bins > 200) fail('"bins" must be an integer in [2, 200]');
   const b = bins as number;
@@ -269,6 +338,7 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
       return v as number;
     });
   }
+  const confidence = o.confidence === undefined ? undefined : confidenceFromJson(o.confidence, fail);
   return {
     bins: b,
     ...(observes !== 'min-and-score' ? { observes: observes as ObservationKind } : {}),
@@ -278,5 +348,41 @@ export function observationModelFromJson(j: unknown, where = 'observation model'
     bandwidths: bandwidths as unknown as ObservationModel['bandwidths'],
     ...(hazard ? { hazard } : {}),
     source: typeof o.source === 'string' ? o.source : 'unknown',
+    ...(confidence ? { confidence } : {}),
+  };
+}
+
+function confidenceFromJson(j: unknown, fail: (why: string) => never): ConfidenceChannel {
+  if (!j || typeof j !== 'object') fail('"confidence" must be an object {bins, states}');
+  const o = j as Record<string, unknown>;
+  const bins = o.bins;
+  if (typeof bins !== 'number' || !Number.isInteger(bins) || bins < 2 || bins > 200) fail('"confidence.bins" must be an integer in [2, 200]');
+  const states = o.states as Record<string, unknown> | undefined;
+  if (!states || typeof states !== 'object') fail('"confidence.states" is missing');
+  const probs: Float64Array[] = [];
+  const counts: number[] = [];
+  const bandwidths: number[] = [];
+  for (const name of POMDP_STATES) {
+    const s = states![name] as Record<string, unknown> | undefined;
+    if (!s || typeof s !== 'object') fail(`confidence state ${name} is missing`);
+    const p = s!.probs;
+    if (!Array.isArray(p) || p.length !== bins) fail(`confidence.${name}.probs must hold ${bins} numbers`);
+    const arr = Float64Array.from(p as unknown[], (v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`confidence.${name}.probs[${i}] is not a probability`);
+      return v as number;
+    });
+    const total = arr.reduce((a, x) => a + x, 0);
+    if (!(Math.abs(total - 1) < 1e-3)) fail(`confidence.${name}.probs sum to ${total}, not 1`);
+    for (let i = 0; i < arr.length; i++) arr[i] = arr[i]! / total;
+    probs.push(arr);
+    const c = s!.count;
+    counts.push(typeof c === 'number' && c >= 0 ? c : 0);
+    bandwidths.push(typeof s!.bandwidth === 'number' ? (s!.bandwidth as number) : NaN);
+  }
+  return {
+    bins: bins as number,
+    probs: probs as unknown as ConfidenceChannel['probs'],
+    counts: counts as unknown as ConfidenceChannel['counts'],
+    bandwidths: bandwidths as unknown as ConfidenceChannel['bandwidths'],
   };
 }

@@ -42,9 +42,12 @@ export function runInModel(model: PomdpModel, obs: ObservationModel, policy: Mod
       // The draft's state: S0 right after a right prefix, S2 wrong after one, S1 after an error.
       const state: 0 | 1 | 2 = !prefixRight ? 1 : rnd() < model.pw ? 0 : 2;
       const cell = sampleCell(obs.probs[state]!, rnd());
+      // The confidence channel's cell, drawn independently given the state (only when the model has one,
+      // so a model without it draws the same random numbers as before).
+      const confidenceCell = obs.confidence ? sampleCell(obs.confidence.probs[state]!, rnd()) : null;
       let regenerate = policy.kind === 'strong-only';
       if (tables) {
-        const b = belief.observe(cell);
+        const b = belief.observe(cell, confidenceCell);
         const v = actionValues(tables, t, b, model.futureTokens);
         regenerate = v.regenerate > v.accept;
         belief.act(b, regenerate ? 'regenerate' : 'accept');

@@ -48,7 +48,9 @@ export function solvePomdp(model: PomdpModel, obs: ObservationModel, lambda: num
   if (!Number.isInteger(grid) || grid < 3) throw new ConfigError(`The table grid needs at least 3 points, got ${grid}.`);
   const { pw, ps, reward: R } = model;
   const T = model.hazard.length;
-  const [P0, P1, P2] = obs.probs;
+  // With the confidence channel an observation is (score cell, confidence cell), independent given the
+  // state: the planner sums over their product. Without it, the score cells alone (unchanged).
+  const [P0, P1, P2] = obs.confidence ? jointProbs(obs.probs, obs.confidence.probs) : obs.probs;
   // Cells no state can produce contribute nothing; skipping them saves most of the work on sharp models.
   const cells: number[] = [];
   for (let o = 0; o < P0.length; o++) if (P0[o]! + P1[o]! + P2[o]! > 1e-15) cells.push(o);
@@ -92,6 +94,18 @@ export function solvePomdp(model: PomdpModel, obs: ObservationModel, lambda: num
     nextG = G;
   }
   return { lambda, grid, model, accept, regenerate };
+}
+
+/** P(score cell, confidence cell | state) = P(score cell | state) · P(confidence cell | state), flattened. */
+function jointProbs(score: ObservationModel['probs'], conf: ObservationModel['probs']): ObservationModel['probs'] {
+  const joint = (s: 0 | 1 | 2) => {
+    const a = score[s];
+    const c = conf[s];
+    const out = new Float64Array(a.length * c.length);
+    for (let i = 0; i < a.length; i++) for (let j = 0; j < c.length; j++) out[i * c.length + j] = a[i]! * c[j]!;
+    return out;
+  };
+  return [joint(0), joint(1), joint(2)];
 }
 
 /** Value of each action at step t for belief b; `regenerate` already pays λ·cost (tokens or characters sent, as the model prices). */
