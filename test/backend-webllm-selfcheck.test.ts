@@ -8,11 +8,19 @@ import { qwen25, renderContinuation } from '../src/core/prompt.ts';
 // WebLLM models cannot be loaded on this machine (no network to their hosts), so the adapter is checked
 // against an engine that streams the way WebLLM's worker engine does: one chunk per decoded token, a
 // final chunk with usage, and interruptGenerate() ending the stream with finish_reason "abort".
-function engine(tokens: string[], opts: { finishAtEnd?: 'stop' | 'length'; usage?: boolean } = {}) {
+// With `logprobs` (one per token) and a request that asks for them, each chunk carries its token's entry
+// as WebLLM 0.2.86's makeStreamDeltaChunk does: `logprobs: {content: [last decoded token]}`.
+function engine(tokens: string[], opts: { finishAtEnd?: 'stop' | 'length'; usage?: boolean; logprobs?: (number | null)[] } = {}) {
   const log = { prompts: [] as string[], interrupts: 0, decoded: 0, requests: [] as Record<string, unknown>[] };
   let interrupted = false;
-  const chunk = (text: string, finish: string | null): Completion =>
-    ({ id: 'c', created: 0, model: 'm', object: 'text_completion', choices: [{ index: 0, text, finish_reason: finish }] }) as unknown as Completion;
+  const chunk = (text: string, finish: string | null, logprob?: number | null): Completion =>
+    ({
+      id: 'c',
+      created: 0,
+      model: 'm',
+      object: 'text_completion',
+      choices: [{ index: 0, text, finish_reason: finish, ...(logprob !== undefined ? { logprobs: logprob === null ? null : { content: [{ token: text, logprob, bytes: [], top_logprobs: [] }] } } : {}) }],
+    }) as unknown as Completion;
   const e: WebLlmEngine = {
     interruptGenerate() {
       log.interrupts++;
@@ -28,13 +36,14 @@ function engine(tokens: string[], opts: { finishAtEnd?: 'stop' | 'length'; usage
             { token: 'Yes', logprob: Math.log(0.6) }, { token: 'No', logprob: Math.log(0.2) }, { token: ' Yes', logprob: Math.log(0.1) }, { token: 'Maybe', logprob: Math.log(0.1) },
           ] }] } }] };
         }
+        const withLogprobs = req.logprobs === true && (req.top_logprobs as number) > 0 && opts.logprobs;
         return (async function* () {
           let n = 0;
-          for (const t of tokens) {
+          for (const [i, t] of tokens.entries()) {
             if (interrupted) break;
             log.decoded++;
             n++;
-            yield chunk(t, null);
+            yield chunk(t, null, withLogprobs ? opts.logprobs![i] : undefined);
           }
           yield chunk('', interrupted ? 'abort' : (opts.finishAtEnd ?? 'stop'));
           if (opts.usage !== false)
@@ -82,6 +91,31 @@ describe('WebLLM step model', () => {
     expect(lost.message).toMatch(/Load a smaller model/);
     expect(classifyWebLlmError(new Error('GPUOutOfMemoryError: x'), 'M')).toBeInstanceOf(WebGpuMemoryError);
     expect(classifyWebLlmError(new Error('Cannot find model record'), 'M')).not.toBeInstanceOf(WebGpuMemoryError);
+  });
+
+  it('reports the confidence at temperature 1, from the chunks that wrote the step (not the delimiter\'s)', async () => {
+    // "\n" then "\nNext": the delimiter split over two chunks; neither wrote step text.
+    const lps = [-0.2, -0.9, -0.1, -3, -4];
+    const { e, log } = engine(['x = ', '2', '.', '\n', '\nNext'], { logprobs: lps });
+    const r = await webllmStepModel(e, 'M').next({ problem: 'P', steps: [], maxTokens: 50, sampling: { temperature: 1, seed: 2 } });
+    expect(log.requests[0]).toMatchObject({ logprobs: true, top_logprobs: 1, temperature: 1 });
+    expect(r).toMatchObject({ text: 'x = 2.', finish: 'step' });
+    expect(r.confidence).toBeCloseTo(Math.exp(-0.9), 12);
+    // A token carrying the end of the step and the delimiter does count.
+    const merged = await webllmStepModel(engine(['x = 2', '.\n\nNext'], { logprobs: [-0.1, -2] }).e, 'M').next({ problem: 'P', steps: [], maxTokens: 50, sampling: { temperature: 1 } });
+    expect(merged.text).toBe('x = 2.');
+    expect(merged.confidence).toBeCloseTo(Math.exp(-2), 12);
+  });
+
+  it('asks for no logprobs at other temperatures (WebLLM\'s are tempered), and reports none without them', async () => {
+    const { e, log } = engine(['a', '\n\n'], { logprobs: [-0.5, -0.1] });
+    const r = await webllmStepModel(e, 'M').next({ problem: 'P', steps: [], maxTokens: 50, sampling: { temperature: 0.7 } });
+    expect(log.requests[0]).not.toHaveProperty('logprobs');
+    expect(r).not.toHaveProperty('confidence');
+    // A text chunk that came without its logprob: no confidence rather than a guess from the others.
+    const gap = await webllmStepModel(engine(['a', 'b', '\n\n'], { logprobs: [-0.5, null, -0.1] }).e, 'M').next({ problem: 'P', steps: [], maxTokens: 50, sampling: { temperature: 1 } });
+    expect(gap.text).toBe('ab');
+    expect(gap).not.toHaveProperty('confidence');
   });
 
   it('reads next-token probabilities from top logprobs', async () => {

@@ -6,6 +6,14 @@
 // (a step ends the solution only at end-of-sequence), so no stop string is passed: the stream is watched
 // for "\n\n" and generation interrupted there. Its stream is pulled chunk by chunk from the worker,
 // so at most the delimiter's own token is decoded past the step.
+//
+// Confidence (StepResult.confidence): WebLLM 0.2.86 computes logprobs from the distribution it samples
+// from, after temperature (and any repetition penalty or logit bias), and only when top_logprobs > 0
+// (it then copies the whole distribution to the CPU every token). Only at temperature 1 is that the
+// untempered distribution the confidence is defined on, so only then are logprobs asked for; at any
+// other temperature the step has no confidence rather than a tempered one. Each streamed chunk carries
+// the logprob of the last token decoded for it; a chunk WebLLM holds back (half a UTF-8 character) loses
+// its token's logprob, so a step with such a character may report a slightly higher confidence.
 
 import type { Completion, MLCEngineInterface } from '@mlc-ai/web-llm';
 import { AbortedError, ModelLoadError } from '../core/errors.ts';
@@ -56,6 +64,7 @@ export function webllmStepModel(engine: WebLlmEngine, modelId: string, template:
           seed: r.sampling?.seed,
           stream: true,
           stream_options: { include_usage: true },
+          ...(r.sampling?.temperature === 1 ? { logprobs: true, top_logprobs: 1 } : {}),
         });
         return await readStep(stream, engine, r);
       } catch (err) {
@@ -74,6 +83,9 @@ async function readStep(stream: AsyncIterable<Completion>, engine: WebLlmEngine,
   let reason: string | null = null;
   let chunks = 0;
   let usage: Completion['usage'] | undefined;
+  // Each text chunk's start in the generated text and its token's logprob, for the confidence.
+  const spans: { start: number; logprob: number | undefined }[] = [];
+  let generated = 0;
   for await (const chunk of stream) {
     if (chunk.usage) usage = chunk.usage;
     const choice = chunk.choices[0];
@@ -81,6 +93,8 @@ async function readStep(stream: AsyncIterable<Completion>, engine: WebLlmEngine,
     if (choice.finish_reason) reason = choice.finish_reason;
     if (cut || !choice.text) continue;
     chunks++;
+    spans.push({ start: generated, logprob: chunkLogprob(choice.logprobs) });
+    generated += choice.text.length;
     const at = (text + choice.text).indexOf(STEP_DELIMITER);
     if (at < 0) {
       text += choice.text;
@@ -100,7 +114,31 @@ async function readStep(stream: AsyncIterable<Completion>, engine: WebLlmEngine,
     promptTokens: usage?.prompt_tokens ?? 0,
     completionTokens: usage?.completion_tokens ?? chunks,
     ...(usage ? {} : { estimated: true }),
+    ...stepConfidence(spans, text.length),
   };
+}
+
+/**
+ * StepResult.confidence from the chunks that wrote some of the step's text (those starting before its
+ * end; a chunk of the delimiter alone does not count): none unless every one of them carried a logprob.
+ */
+function stepConfidence(spans: readonly { start: number; logprob: number | undefined }[], end: number): { confidence?: number } {
+  const inStep = spans.filter((c) => c.start < end);
+  if (inStep.length === 0 || inStep.some((c) => c.logprob === undefined)) return {};
+  return { confidence: Math.exp(Math.min(0, ...inStep.map((c) => c.logprob!))) };
+}
+
+/** The logprob of a streamed chunk's token (WebLLM sends the last decoded one), or undefined without one. */
+function chunkLogprob(lp: unknown): number | undefined {
+  const content = (lp as { content?: unknown } | null | undefined)?.content;
+  if (!Array.isArray(content) || content.length === 0) return undefined;
+  let min = 0;
+  for (const t of content) {
+    const v = (t as { logprob?: unknown } | null)?.logprob;
+    if (typeof v !== 'number' || Number.isNaN(v)) return undefined;
+    min = Math.min(min, v);
+  }
+  return min;
 }
 
 /** Next-token probabilities from WebLLM's top logprobs (it returns at most 5, so rare answers count 0). */
