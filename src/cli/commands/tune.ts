@@ -276,10 +276,25 @@ export const command: Command = {
         artefacts[policy] = bundleArtefacts(bundle, policy);
         for (const knob of entry.grid) calPoints.push({ policy, knob });
       }
-      if (!(await solvePhase('calibrating', calPoints, (p) => createPolicy(p.policy, { knob: p.knob!, artefacts: artefacts[p.policy]! })))) return 1;
+      const runPolicy = (p: OperatingPoint) => createPolicy(p.policy, { knob: p.knob!, artefacts: artefacts[p.policy]! });
+      if (!(await solvePhase('calibrating', calPoints, runPolicy))) return 1;
 
-      const measured = rows.filter((r) => byId.has(r.id));
-      const cal = calibrate(measured, cost);
+      // TRIM-POMDP's grid is refined where its measured curve crosses PGR 95%: an evaluation sweeps the
+      // bundle's grid, and CPT(95%) interpolated across one wide step of a convex curve overstates the cost.
+      // (Agg's grid is its trained networks and cannot be refined without training more.)
+      let measured = rows.filter((r) => byId.has(r.id));
+      let cal = calibrate(measured, cost);
+      const pomdpEntry = bundle.policies.pomdp;
+      // From the base grid's points only, so a resumed tune (whose rows hold the refined points) refines the same way.
+      const base = new Set(pomdpEntry?.grid ?? []);
+      const extra = lambdaGridFlag || !pomdpEntry ? [] : refineNear95((cal.points.pomdp ?? []).filter((p) => base.has(p.knob)), cal.weakAccuracy, cal.strongAccuracy);
+      if (pomdpEntry && extra.length) {
+        pomdpEntry.grid = [...pomdpEntry.grid, ...extra].sort((a, b) => a - b);
+        log(`refining TRIM-POMDP's grid where it crosses PGR 95% on the tuning problems: λ ${extra.join(', ')}`);
+        if (!(await solvePhase('calibrating the refined grid', extra.map((knob) => ({ policy: 'pomdp', knob })), runPolicy))) return 1;
+        measured = rows.filter((r) => byId.has(r.id));
+        cal = calibrate(measured, cost);
+      }
       if (cost === 'sent' && Object.values(cal.points).some((ps) => ps.some((p) => p.sentShare === null)))
         throw new UsageError(
           '--cost sent prices the characters each run sends off the device, but strong-only sent none here (every model is on the device) or the results do not record them: there is nothing to trade. Tune with --cost tokens, or with a remote strong model.',
@@ -514,6 +529,32 @@ export function defaultLambdaGrid(strongTokensPerProblem: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < 10; i++) out.push(Number(((0.003 * Math.pow(1000, i / 9)) / t).toPrecision(2)));
   return [...new Set(out)];
+}
+
+/**
+ * λ to add to a measured curve (points by λ; a larger λ routes less) where it crosses PGR 95%: `count`
+ * geometric steps between the cheapest λ that reaches it and the next larger one that does not; below
+ * the smallest λ when none reaches it, above the largest when all do. None when the gap is degenerate.
+ */
+export function refineNear95(points: readonly { knob: number; accuracy: number }[], weakAccuracy: number, strongAccuracy: number, count = 3): number[] {
+  const gap = strongAccuracy - weakAccuracy;
+  if (!(gap > 0) || !points.length) return [];
+  const sorted = [...points].filter((p) => p.knob > 0).sort((a, b) => a.knob - b.knob);
+  if (!sorted.length) return [];
+  const reaches = (p: { accuracy: number }) => (p.accuracy - weakAccuracy) / gap >= 0.95 - 1e-9;
+  let lo: number;
+  let hi: number;
+  const last = sorted.map(reaches).lastIndexOf(true);
+  if (last < 0) [lo, hi] = [sorted[0]!.knob / 10, sorted[0]!.knob];
+  else if (last === sorted.length - 1) [lo, hi] = [sorted[last]!.knob, sorted[last]!.knob * 10];
+  else [lo, hi] = [sorted[last]!.knob, sorted[last + 1]!.knob];
+  const known = new Set(sorted.map((p) => p.knob));
+  const out: number[] = [];
+  for (let i = 1; i <= count; i++) {
+    const l = Number((lo * Math.pow(hi / lo, i / (count + 1))).toPrecision(2));
+    if (l > lo && l < hi && !known.has(l) && !out.includes(l)) out.push(l);
+  }
+  return out;
 }
 
 /**
