@@ -69,6 +69,14 @@ describe('drafter confidence from OpenAI-compatible logprobs', () => {
     expect(refusing.generations[2]!.body).not.toHaveProperty('logprobs');
   });
 
+  it('concurrent requests sent with logprobs before the refusal came back are each retried without', async () => {
+    const m = model({}, refusing);
+    const results = await Promise.all([1, 2, 3].map(() => m.next(request())));
+    expect(results.map((r) => r.text)).toEqual(Array(3).fill('So the answer is \\boxed{42}.'));
+    expect(refusing.generations.filter((g) => g.body.logprobs === true)).toHaveLength(3);
+    expect(refusing.generations).toHaveLength(6);
+  });
+
   it('other HTTP 400s are not retried', async () => {
     server.enqueue({ status: 400, message: 'max_tokens is too large' });
     await expect(model().next(request())).rejects.toThrow(/HTTP 400: max_tokens is too large/);

@@ -45,7 +45,7 @@ async function post(path: string, body: unknown): Promise<{ status: number; json
   return { status: res.status, json: await res.json() };
 }
 
-async function stream(path: string, body: unknown): Promise<any[]> {
+async function stream(path: string, body: Record<string, unknown>): Promise<any[]> {
   const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
   const text = await res.text();
   return text

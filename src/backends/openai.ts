@@ -55,7 +55,7 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
   let logprobsRefused = false;
   const wantsLogprobs = () => (o.logprobs ?? false) && !logprobsRefused;
   // One builder for the request next() sends and the size requestChars() reports, so they agree exactly.
-  const request = (r: StepRequest) => {
+  const request = (r: StepRequest, logprobs = wantsLogprobs()) => {
     const input: ContinuationInput = {
       problem: defuseControlTokens(r.problem),
       steps: r.steps.map(defuseControlTokens),
@@ -73,7 +73,7 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
       stream: true,
       stream_options: { include_usage: true },
       ...samplingFields(r.sampling, o.sendTopK ?? false),
-      ...(wantsLogprobs() ? { logprobs: req.wire === 'chat' ? true : 1 } : {}),
+      ...(logprobs ? { logprobs: req.wire === 'chat' ? true : 1 } : {}),
     });
     return { input, req, url, body };
   };
@@ -83,18 +83,20 @@ export function openAIStepModel(o: OpenAIStepModelOptions): StepModel {
     where: o.where ?? 'remote',
     requestChars: (r: StepRequest) => request(r).body.length,
     async next(r: StepRequest): Promise<StepResult> {
+      // Whether THIS request asks: concurrent requests sent before a refusal came back retry too.
+      const asked = wantsLogprobs();
       try {
-        return await generate(r);
+        return await generate(r, asked);
       } catch (err) {
-        if (!wantsLogprobs() || !refusesLogprobs(err)) throw err;
+        if (!asked || !refusesLogprobs(err)) throw err;
         logprobsRefused = true;
-        return generate(r);
+        return generate(r, false);
       }
     },
   };
 
-  async function generate(r: StepRequest): Promise<StepResult> {
-    const { input, req, url, body } = request(r);
+  async function generate(r: StepRequest, logprobs: boolean): Promise<StepResult> {
+    const { input, req, url, body } = request(r, logprobs);
 
     // An end-of-turn token in the text means the server returns special tokens: the turn is over.
     const text = new StepText(template.stopTokens, mode.filter?.(input), r.onText);
