@@ -24,9 +24,14 @@
 //   model   --fit TRACES… [--lambda λ,λ,…] [--problems N]
 //           the Bayes-optimal policy of the fitted model, run in that model (src/core/pomdp/simulate.ts):
 //           accuracy, cost, CPT and APGR the model promises.
-//   bundle  --fit TRACES… --lambda λ,λ,… --out FILE
+//   bundle  --fit TRACES… --lambda λ,λ,… --out FILE [--calibrate DIR [--agg-from BUNDLE]] [--note TEXT]
 //           a routing bundle (src/core/bundle.ts) holding the fitted pomdp policy and that grid, for
-//           "trim eval --policy pomdp --bundle FILE" (no calibration: trim tune measures that).
+//           "trim eval --policy pomdp --bundle FILE". --calibrate DIR adds the calibration and best that
+//           trim tune measures, from DIR's sweep of the tuning problems (weak, strong, thr-*, and pomdp-*
+//           at every λ of the grid, swept with the same --fit); --agg-from keeps another bundle's TRIM-Agg.
+//   auroc   --traces FILES --fit FILES   AUROC of the PRM score, the weak model's confidence and their
+//           logistic fusion (fitted on --fit) for right vs first-wrong drafts of --traces; prints the
+//           fusion's weights for "fthr:k --fuse a,b,c" (sweep: Thr on the fused score; cthr:k on confidence).
 //   beliefs --traces FILE --fit TRACES… [--lambda λ] [--wrong-only]
 //           replays the fitted filter over recorded pomdp traces and prints belief and values per step.
 
@@ -34,7 +39,9 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util';
 import { createPolicy } from '../../src/core/policies/index.ts';
 import { pomdpFromArtefacts, pomdpPolicy } from '../../src/core/policies/pomdp.ts';
-import { bundleArtefacts, bundleFromJson } from '../../src/core/bundle.ts';
+import { bundleArtefacts, bundleFromJson, type AggBundle, type RoutingBundle } from '../../src/core/bundle.ts';
+import { calibrate, chooseBest, curveMetrics } from '../../src/tune/calibration.ts';
+import { STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../src/eval/summary.ts';
 
 const bundleArtefactsOf = (file: string) => bundleArtefacts(bundleFromJson(JSON.parse(readFileSync(file, 'utf8')), file), 'pomdp');
 import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
@@ -65,6 +72,10 @@ const { values } = parseArgs({
     confidence: { type: 'string' },
     transitions: { type: 'string' },
     bundle: { type: 'string' },
+    fuse: { type: 'string' },
+    calibrate: { type: 'string' },
+    'agg-from': { type: 'string' },
+    note: { type: 'string' },
     temperature: { type: 'string' },
     'prm-noise': { type: 'string' },
     'prm-shift': { type: 'string' },
@@ -104,7 +115,101 @@ function policyFrom(spec: string): RoutingPolicy {
     if (values.transitions === 'default') return pomdpPolicy({ lambda: Number(knob), observations: f.observations });
     return pomdpPolicy({ lambda: Number(knob), observations: f.observations, pw: f.model.pw, ps: f.model.ps, futureTokens: f.model.futureTokens });
   }
+  // TRIM-Thr on another signal, for comparison with the confidence channel: cthr:k regenerates when the
+  // weak model's confidence is below k, fthr:k when the logistic fusion of logit(score) and
+  // logit(confidence) with --fuse a,b,c weights (what "auroc" prints) is below k.
+  if (name === 'cthr' || name === 'fthr') {
+    const [a, b, c] = (values.fuse ?? '').split(',').map(Number);
+    if (name === 'fthr' && [a, b, c].some((x) => !Number.isFinite(x))) throw new Error('fthr needs --fuse a,b,c (from the auroc mode)');
+    return {
+      id: name,
+      knob: Number(knob),
+      episode: () => ({
+        plan: () => 'score',
+        decide: (o) => {
+          if (o.confidence === undefined) throw new Error('cthr/fthr need a weak model that reports its confidence');
+          const v = name === 'cthr' ? o.confidence : 1 / (1 + Math.exp(-(a! + b! * logit(o.score) + c! * logit(o.confidence))));
+          return v < Number(knob) ? 'regenerate' : 'accept';
+        },
+      }),
+    };
+  }
   return createPolicy(name!, { knob: Number(knob) });
+}
+
+const logit = (x: number) => {
+  const c = Math.min(1 - 1e-6, Math.max(1e-6, x));
+  return Math.log(c / (1 - c));
+};
+
+/** P(a random right draft ranks above a random first-wrong one), ties counting half. */
+function auroc(right: number[], wrong: number[]): number {
+  const w = [...wrong].sort((x, y) => x - y);
+  const below = (v: number, strict: boolean) => {
+    let lo = 0;
+    let hi = w.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (strict ? w[mid]! < v : w[mid]! <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let s = 0;
+  for (const v of right) s += below(v, true) + 0.5 * (below(v, false) - below(v, true));
+  return s / (right.length * wrong.length);
+}
+
+/** Logistic regression of "right" on features by gradient ascent (few features, thousands of drafts). */
+function logistic(x: number[][], y: number[]): number[] {
+  const w = new Array<number>(x[0]!.length).fill(0);
+  for (let it = 0; it < 500; it++) {
+    const g = new Array<number>(w.length).fill(0);
+    x.forEach((row, i) => {
+      const z = row.reduce((a, v, k) => a + v * w[k]!, 0);
+      const p = 1 / (1 + Math.exp(-Math.max(-30, Math.min(30, z))));
+      row.forEach((v, k) => (g[k] = g[k]! + (y[i]! - p) * v));
+    });
+    g.forEach((v, k) => (w[k] = w[k]! + (0.5 * v) / x.length));
+  }
+  return w;
+}
+
+/** A sweep folder's traces as the eval result rows trim tune calibrates from (what calibrate() reads of them). */
+function resultRows(dir: string): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = /^(weak|strong|thr|pomdp)(?:-([0-9.e-]+))?\.jsonl$/.exec(f);
+    if (!m) continue;
+    const policy = m[1] === 'weak' ? WEAK_ONLY : m[1] === 'strong' ? STRONG_ONLY : m[1]!;
+    const knob = m[2] === undefined ? null : Number(m[2]);
+    for (const t of readTraces(`${dir}/${f}`))
+      rows.push({ id: t.id, policy, knob, correct: t.correct, strongTokens: t.strongTokens, steps: t.steps.map((x) => ({ source: x.source })) } as unknown as ResultRow);
+  }
+  return rows;
+}
+
+function tunedCalibration(dir: string, grid: readonly number[], aggFrom: string | undefined) {
+  const rows = resultRows(dir).filter((r) => r.policy !== 'pomdp' || grid.includes(r.knob!));
+  const missing = grid.filter((k) => !rows.some((r) => r.policy === 'pomdp' && r.knob === k));
+  if (missing.length) throw new Error(`${dir} has no pomdp-<λ>.jsonl for λ ${missing.join(', ')}: sweep them first (with the same --fit).`);
+  const cal = calibrate(rows, 'tokens');
+  const tuned = ['pomdp'];
+  let agg: AggBundle | undefined;
+  if (aggFrom) {
+    const old = bundleFromJson(JSON.parse(readFileSync(aggFrom, 'utf8')), aggFrom);
+    agg = old.policies['agg-lambda'];
+    const points = old.calibration['agg-lambda'];
+    if (agg && points) {
+      cal.points['agg-lambda'] = points;
+      cal.metrics['agg-lambda'] = curveMetrics(points, cal.weakAccuracy, cal.strongAccuracy);
+      tuned.push('agg-lambda');
+    }
+  }
+  const best = chooseBest(cal, tuned);
+  for (const [p, m] of Object.entries(cal.metrics)) console.error(`${p}: CPT(95%) ${pct(m.cpt95)}, APGR ${pct(m.apgr)} on ${cal.problems} problems`);
+  console.error(`best: ${JSON.stringify(best)}`);
+  return { points: cal.points, best, agg };
 }
 
 // --prm-noise σ: a degraded PRM, each score's logit plus σ·N(0, 1); --prm-shift d adds d to every
@@ -215,10 +320,35 @@ if (mode === 'sweep') {
       );
     });
   }
+} else if (mode === 'auroc') {
+  // How well each signal tells a right draft (S0) from a first wrong one (S2) on --traces, and a
+  // logistic fusion of the two fitted on --fit (never on the traces it is measured on).
+  const drafts = (files: string) =>
+    readTraces(files).flatMap((t) => t.steps.flatMap((x) => (x.draft && x.draft.confidence !== undefined && x.draft.label !== 'after-error' ? [x.draft] : [])));
+  const train = drafts(values.fit!);
+  const test = drafts(values.traces!);
+  const feats = (d: (typeof test)[number]) => [1, logit(d.score), logit(d.confidence!)];
+  const w = logistic(train.map(feats), train.map((d) => (d.label === 'correct' ? 1 : 0)));
+  const split = (f: (d: (typeof test)[number]) => number) => [
+    test.filter((d) => d.label === 'correct').map(f),
+    test.filter((d) => d.label === 'first-wrong').map(f),
+  ] as const;
+  const [r, wr] = split(() => 0);
+  console.log(`${r.length} right and ${wr.length} first-wrong drafts (fusion fitted on ${train.length} drafts: --fuse ${w.map((v) => v.toFixed(3)).join(',')})`);
+  console.log(`AUROC  PRM score ${auroc(...split((d) => d.score)).toFixed(4)}  confidence ${auroc(...split((d) => d.confidence!)).toFixed(4)}  fusion ${auroc(...split((d) => feats(d).reduce((a, v, k) => a + v * w[k]!, 0))).toFixed(4)}`);
+  for (const [lo, hi] of [[0, 0.1], [0.1, 0.5], [0.5, 0.9], [0.9, 1.01]] as const) {
+    const [a, b] = split((d) => (d.score >= lo && d.score < hi ? d.confidence! : NaN)).map((v) => v.filter((x) => !Number.isNaN(x)));
+    if (a!.length && b!.length) console.log(`  score in [${lo}, ${Math.min(1, hi)}): ${a!.length} right, ${b!.length} first-wrong, confidence AUROC ${auroc(a!, b!).toFixed(3)}`);
+  }
 } else if (mode === 'bundle') {
   const { bundleToJson } = await import('../../src/core/bundle.ts');
   const f = fitted();
-  const bundle = {
+  const grid = values.lambda!.split(',').map(Number);
+  // --calibrate DIR: the bundle's calibration and best, as trim tune measures them, from a sweep folder of
+  // the tuning problems (weak, strong, thr-*, pomdp-* at this fit's grid); --agg-from BUNDLE keeps that
+  // bundle's TRIM-Agg (policy and its calibration, measured on the same problems) beside the new POMDP.
+  const calibrated = values.calibrate ? tunedCalibration(values.calibrate, grid, values['agg-from']) : null;
+  const bundle: RoutingBundle = {
     policies: {
       pomdp: {
         observations: f.observations,
@@ -227,13 +357,24 @@ if (mode === 'sweep') {
         hazard: [...f.model.hazard],
         futureTokens: f.model.futureTokens,
         belief: 'filter' as const,
-        grid: values.lambda!.split(',').map(Number),
-        extra: {},
+        grid,
+        extra: { fit: f.stats },
       },
+      ...(calibrated?.agg ? { 'agg-lambda': calibrated.agg } : {}),
     },
-    calibration: {},
-    best: null,
-    provenance: { fittedOn: values.fit, stats: f.stats, date: new Date().toISOString() },
+    calibration: calibrated?.points ?? {},
+    best: calibrated?.best ?? null,
+    provenance: {
+      fittedOn: values.fit,
+      ...(values.calibrate ? { calibratedOn: values.calibrate } : {}),
+      ...(values['agg-from'] ? { aggFrom: values['agg-from'] } : {}),
+      ...(values.note ? { note: values.note } : {}),
+      models: { weak: organismModelFlags['weak-path'], strong: organismModelFlags['strong-path'], prm: organismModelFlags['prm-path'] },
+      seed: Number(values.seed ?? 1),
+      settings: { cost: 'tokens', observes: f.observations.observes ?? 'min-and-score', confidence: !!f.observations.confidence, sampling },
+      stats: f.stats,
+      date: new Date().toISOString(),
+    },
   };
   writeFileSync(values.out!, JSON.stringify(bundleToJson(bundle)) + '\n');
   console.error(`wrote ${values.out}`);
