@@ -29,7 +29,7 @@ import { relativePath, settleManifest, writeAtomic } from '../../eval/run-manife
 import { problemSeed, runJobs, type EvalJob, type OperatingPoint } from '../../eval/runner.ts';
 import { renderCurveSvg } from '../../eval/curve-svg.ts';
 import { buildSummary, formatTable, STRONG_ONLY, WEAK_ONLY, type ResultRow } from '../../eval/summary.ts';
-import { calibrate, chooseBest, COST_KINDS, type CostKind } from '../../tune/calibration.ts';
+import { calibrate, chooseBest, COST_KINDS, type Calibration, type CostKind } from '../../tune/calibration.ts';
 import { isOrganismData, organismRowLabels, rolloutRowLabels } from '../../tune/labels.ts';
 import { DecisionRecorder, labelledTrace, labelsFromFirstError, scoreEverythingPolicy, type RowLabels, type TunedRow } from '../../tune/traces.ts';
 import { UsageError, type Command } from '../command.ts';
@@ -300,7 +300,14 @@ export const command: Command = {
           '--cost sent prices the characters each run sends off the device, but strong-only sent none here (every model is on the device) or the results do not record them: there is nothing to trade. Tune with --cost tokens, or with a remote strong model.',
         );
       bundle.calibration = cal.points;
-      bundle.best = chooseBest(cal, Object.keys(artefacts));
+      // A tuned policy that clearly loses to TRIM-Thr on the tuning problems is not shipped (its
+      // calibration stays, as the evidence); the bundle keeps at least its best policy.
+      const leftOut = leaveOutLosers(cal, Object.keys(artefacts));
+      for (const l of leftOut) {
+        delete bundle.policies[l.policy as keyof RoutingBundle['policies']];
+        log(`left ${l.policy} out of the bundle: ${l.reason}`);
+      }
+      bundle.best = chooseBest(cal, Object.keys(artefacts).filter((p) => !leftOut.some((l) => l.policy === p)));
       const solveTokens = measured.reduce((s, r) => s + r.strongTokens, 0);
       const spent = solveTokens + labelled.strongTokens + aggTokens;
       bundle.provenance = {
@@ -315,6 +322,7 @@ export const command: Command = {
           limits: setup.limits,
           sampling: { temperature: setup.sampling.temperature ?? null, topP: setup.sampling.topP ?? null },
         },
+        ...(leftOut.length ? { leftOut } : {}),
         labels: { source, traces: labelled.traces.length, unlabelled: labelled.unlabelled, rollouts: labelled.rollouts, strongTokens: labelled.strongTokens },
         fidelityGate: { verdict: gate.verdict, note: gate.note, ...(gate.worstGap !== undefined ? { worstGap: gate.worstGap, tolerance: gate.tolerance } : {}) },
         strongTokensSpent: { total: spent, solving: solveTokens, labelling: labelled.strongTokens, aggTraining: aggTokens, perProblem: spent / data.problems.length },
@@ -529,6 +537,34 @@ export function defaultLambdaGrid(strongTokensPerProblem: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < 10; i++) out.push(Number(((0.003 * Math.pow(1000, i / 9)) / t).toPrecision(2)));
   return [...new Set(out)];
+}
+
+/** How far (in cost ÷ strong-only's) a tuned policy's CPT(95%) may trail Thr's on the tuning problems. */
+export const LOSS_MARGIN = 0.1;
+
+/**
+ * The tuned policies to leave out of the bundle: those that never reach PGR 95% on the tuning problems
+ * where Thr does, or reach it at more than LOSS_MARGIN above Thr's cost. The margin is wide on purpose:
+ * a 75-problem curve is noisy (in the rehearsal of README "Tuning a router", a POMDP 3.6 points behind
+ * Thr on its tuning half was 3.7 points ahead on the other half), so only a clear loss drops a policy.
+ * The best of them stays when every one would go, so a bundle always holds a policy.
+ */
+export function leaveOutLosers(c: Pick<Calibration, 'metrics'>, tuned: readonly string[], thr = 'thr'): { policy: string; reason: string }[] {
+  const t = c.metrics[thr]?.cpt95 ?? null;
+  if (t === null) return [];
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const out: { policy: string; reason: string; excess: number }[] = [];
+  for (const p of tuned) {
+    const m = c.metrics[p]?.cpt95 ?? null;
+    if (m === null) out.push({ policy: p, reason: `it never reaches PGR 95% on the tuning problems, where TRIM-Thr does at ${pct(t)} of strong-only's cost`, excess: Infinity });
+    else if (m > t + LOSS_MARGIN)
+      out.push({ policy: p, reason: `its CPT(95%) on the tuning problems is ${pct(m)} against TRIM-Thr's ${pct(t)} (more than ${LOSS_MARGIN * 100} points worse)`, excess: m - t });
+  }
+  if (out.length === tuned.length && out.length) {
+    const keep = out.reduce((a, b) => (b.excess < a.excess ? b : a));
+    out.splice(out.indexOf(keep), 1);
+  }
+  return out.map(({ policy, reason }) => ({ policy, reason }));
 }
 
 /**
