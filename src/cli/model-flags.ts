@@ -13,7 +13,7 @@ import { vllmPrmScorer } from '../backends/vllm-prm.ts';
 import { parseOptions, UsageError } from './command.ts';
 import { keyFromEnv } from './key-env.ts';
 import { checkLocalFlagsHaveFolders, localLmChecker, localModelFlagOptions, localModelsUsage, localScorer, localStepModel } from './local-models.ts';
-import { bundleDefaultKnob, loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
+import { bundleDefaultKnob, checkBundleHolds, loadPolicyArtefacts, policyArtefactOptions, policyArtefactsUsage } from './policy-artefacts.ts';
 
 export const modelFlagOptions = {
   'weak-url': { type: 'string' },
@@ -222,6 +222,7 @@ function buildPolicy(v: FlagValues, artefacts: Record<string, unknown>): Routing
       throw new UsageError(`--${flag} does not apply to --policy ${name}${entry.knob ? ` (its knob is --${entry.knob.name})` : ' (it has no knob)'}.`);
     knob = number(v, flag, 0, 1);
   }
+  checkBundleHolds(artefacts, name);
   knob ??= bundleDefaultKnob(artefacts, name);
   const seed = integer(v, 'seed', 0, 2 ** 32 - 1);
   return createPolicy(name, { ...(knob !== undefined ? { knob } : {}), ...(seed !== undefined ? { seed } : {}), artefacts });

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { weightSetFromJson } from '../core/agg/weights.ts';
-import { bundleArtefacts, bundleFromJson, bundlePolicies, type RoutingBundle } from '../core/bundle.ts';
+import { BUNDLE_POLICIES, bundleArtefacts, bundleFromJson, bundlePolicies, type BundlePolicy, type RoutingBundle } from '../core/bundle.ts';
 import { errorMessage, TrimError } from '../core/errors.ts';
 import { BELIEF_MODES } from '../core/pomdp/belief.ts';
 import { observationModelFromJson } from '../core/pomdp/observations.ts';
@@ -89,6 +89,20 @@ export function loadPolicyArtefacts(v: Values): Record<string, unknown> {
 /** The bundle --bundle loaded, if any. */
 export function bundleOf(artefacts: Record<string, unknown>): RoutingBundle | undefined {
   return artefacts.bundle as RoutingBundle | undefined;
+}
+
+/**
+ * Refuses a bundle policy the --bundle does not hold, saying why when `trim tune` left it out (it lost
+ * clearly to TRIM-Thr on the tuning problems: provenance.leftOut) instead of asking for --weights.
+ */
+export function checkBundleHolds(artefacts: Record<string, unknown>, policy: string): void {
+  const bundle = bundleOf(artefacts);
+  if (!bundle || !(BUNDLE_POLICIES as readonly string[]).includes(policy) || bundlePolicies(bundle).includes(policy as BundlePolicy)) return;
+  const leftOut = (bundle.provenance as { leftOut?: { policy?: unknown; reason?: unknown }[] }).leftOut;
+  const why = Array.isArray(leftOut) ? leftOut.find((l) => l && l.policy === policy) : undefined;
+  throw new UsageError(
+    `The bundle has no ${policy} policy${why && typeof why.reason === 'string' ? `: trim tune left it out because ${why.reason}` : ''}; it holds ${bundlePolicies(bundle).join(', ')}. Use one of those, or TRIM-Thr (--policy thr).`,
+  );
 }
 
 /**
