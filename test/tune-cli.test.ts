@@ -14,7 +14,8 @@ import { trimChild } from './helpers/cli-child.ts';
 import { REPO_ROOT } from './helpers/paths.ts';
 import { startTuneWorld as startWorld, type TuneWorld as World } from './helpers/tune-world.ts';
 
-const SMALL = ['--thr-grid', '0.5,0.8', '--agg-lambdas', '0.002', '--agg-iterations', '1', '--agg-episodes', '4', '--seed', '3', '--concurrency', '3'];
+// --keep-all: a network trained on 4 episodes may lose to Thr, and these tests follow both policies.
+const SMALL = ['--thr-grid', '0.5,0.8', '--agg-lambdas', '0.002', '--agg-iterations', '1', '--agg-episodes', '4', '--seed', '3', '--concurrency', '3', '--keep-all'];
 
 let dir: string;
 let world: World;
@@ -87,6 +88,26 @@ describe('trim tune on a scripted world (rollout labels)', () => {
     expect(strip(readFileSync(out, 'utf8'))).toEqual(strip(before));
   });
 
+  it('without --keep-all, leaves out a tuned policy that clearly loses to Thr on the tuning problems, and says why', async () => {
+    const kept = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
+    const dropOut = join(dir, 'drop.json');
+    const again = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', dropOut, '--work', `${out}.work`, ...SMALL.filter((a) => a !== '--keep-all'), '--resume']);
+    expect(again.code, again.stderr).toBe(0);
+    const b = bundleFromJson(JSON.parse(readFileSync(dropOut, 'utf8')));
+    const leftOut = ((b.provenance as any).leftOut ?? []) as { policy: string; reason: string }[];
+    // Here the network trained on 4 episodes never reaches PGR 95% (or far after Thr): it is left out.
+    expect(leftOut.map((l) => l.policy)).toContain('agg-lambda');
+    for (const l of leftOut) {
+      expect(l.reason).toMatch(/never reaches PGR 95%|more than 10 points worse/);
+      expect(again.stderr).toContain(`left ${l.policy} out of the bundle: ${l.reason}`);
+    }
+    expect(Object.keys(b.policies).sort()).toEqual(Object.keys(kept.policies).filter((p) => !leftOut.some((l) => l.policy === p)).sort());
+    // The calibration stays as the evidence, and the best is one of the policies shipped.
+    expect(b.calibration['agg-lambda']).toEqual(kept.calibration['agg-lambda']);
+    expect(Object.keys(b.policies)).toContain(b.best!.policy);
+    expect(Object.keys(b.policies).length).toBeGreaterThan(0);
+  });
+
   it('gives a bundle trim eval sweeps without --sweep', async () => {
     const e = await trimInProcess(['eval', '--data', world.data, ...world.flags, '--policy', 'pomdp', '--bundle', out, '--out', join(dir, 'eval'), '--seed', '3']);
     expect(e.code, e.stderr).toBe(0);
@@ -113,7 +134,7 @@ describe('trim tune on a scripted world (rollout labels)', () => {
 
   it('with --cost sent, trains TRIM-Agg per character too and labels its table and curve by characters sent', async () => {
     const sentOut = join(dir, 'sent-agg.json');
-    const r2 = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', sentOut, '--thr-grid', '0.5,0.8', '--agg-iterations', '1', '--agg-episodes', '4', '--cost', 'sent', '--seed', '3', '--concurrency', '3']);
+    const r2 = await trimInProcess(['tune', '--data', world.data, ...world.flags, '--out', sentOut, '--thr-grid', '0.5,0.8', '--agg-iterations', '1', '--agg-episodes', '4', '--cost', 'sent', '--seed', '3', '--concurrency', '3', '--keep-all']);
     expect(r2.code, r2.stderr).toBe(0);
     const b = bundleFromJson(JSON.parse(readFileSync(sentOut, 'utf8')));
     // Agg's λ come from the POMDP's grid, which is scaled by strong-only's characters (not its tokens).
@@ -210,3 +231,4 @@ describe('trim tune on organism problems (checker labels, the organism models)',
     expect(sent.stderr).toMatch(/--cost sent .*strong-only sent none here .*Tune with --cost tokens/);
   }, 120_000);
 });
+

@@ -45,7 +45,7 @@ const usage = `
 Usage: trim tune --data FILE [--format auto|${formatNames().join('|')}] [--offset N] [--limit N]
   [model and PRM flags of trim eval] --out BUNDLE.json [--cost tokens|sent] [--seed N] [--concurrency ${DEFAULT_CONCURRENCY}]
   [--resume] [--work DIR] [--labels FILE] [--label-source auto|checker|rollouts|file] [--rollouts 1]
-  [--thr-grid v,…] [--lambda-grid v,…] [--agg-lambdas v,…|none] [--agg-iterations 6] [--agg-episodes 64]
+  [--thr-grid v,…] [--lambda-grid v,…] [--agg-lambdas v,…|none] [--agg-iterations 6] [--agg-episodes 64] [--keep-all]
 
 Tunes TRIM-POMDP and TRIM-Agg for your models on problems with gold final answers and writes a
 routing bundle for --bundle (trim solve, eval, simulate, route) and the page's bundle= link:
@@ -63,7 +63,9 @@ routing bundle for --bundle (trim solve, eval, simulate, route) and the page's b
   4. trains TRIM-Agg (one network per λ of --agg-lambdas; default: four λ of the POMDP grid) with PPO on
      real solves of the tuning problems (a fifth held out to keep the best checkpoint); "none" skips it;
   5. runs each tuned policy at every knob of its grid on the tuning problems and records knob →
-     (cost, accuracy, sentShare, stepShare), and which policy beats TRIM-Thr there.
+     (cost, accuracy, sentShare, stepShare), and which policy beats TRIM-Thr there. A tuned policy that
+     clearly loses to TRIM-Thr there (never reaches PGR 95% where Thr does, or only at more than 10
+     points of cost above Thr's) is left out of the bundle, unless --keep-all; the best one always stays.
 
   --cost tokens|sent  what a routed step costs: strong tokens (default) or characters sent off the
                       device (needs a remote strong model). With sent, TRIM-POMDP's λ prices characters:
@@ -89,6 +91,7 @@ const own = {
   'agg-lambdas': { type: 'string' },
   'agg-iterations': { type: 'string' },
   'agg-episodes': { type: 'string' },
+  'keep-all': { type: 'boolean' },
 } as const;
 
 const log = (s: string) => process.stderr.write(`trim tune: ${s}\n`);
@@ -302,7 +305,7 @@ export const command: Command = {
       bundle.calibration = cal.points;
       // A tuned policy that clearly loses to TRIM-Thr on the tuning problems is not shipped (its
       // calibration stays, as the evidence); the bundle keeps at least its best policy.
-      const leftOut = leaveOutLosers(cal, Object.keys(artefacts));
+      const leftOut = v['keep-all'] === true ? [] : leaveOutLosers(cal, Object.keys(artefacts));
       for (const l of leftOut) {
         delete bundle.policies[l.policy as keyof RoutingBundle['policies']];
         log(`left ${l.policy} out of the bundle: ${l.reason}`);
