@@ -89,3 +89,31 @@ export function sweepBaselines(dir: string) {
   const strong = load('strong.jsonl');
   return { load, mean, weak, strong, weakAcc: mean(weak, (t) => (t.correct ? 1 : 0)), strongAcc: mean(strong, (t) => (t.correct ? 1 : 0)) };
 }
+
+// --prm-noise σ: a degraded PRM, each score's logit plus σ·N(0, 1); --prm-shift d adds d to every
+// logit (a PRM calibrated differently: d < 0 doubts every step more, keeping its order). The noise is
+// a pure function of the problem and the prefix up to the scored step, so a step keeps its score wherever it is rescored
+// (as a deterministic PRM's would), and every policy sees the same degraded PRM.
+export function noisyScorer(m: StepScorer, sigma: number, shift: number): StepScorer {
+  const gauss = (key: string) => {
+    const u = [0, 1].map((salt) => {
+      let h = 2166136261 ^ salt;
+      for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+      h = Math.imul(h ^ (h >>> 15), 2246822507) ^ Math.imul(h ^ (h >>> 13), 3266489909);
+      return ((h >>> 0) + 0.5) / 4294967296;
+    });
+    return Math.sqrt(-2 * Math.log(u[0]!)) * Math.cos(2 * Math.PI * u[1]!);
+  };
+  return {
+    id: `${m.id}+noise${sigma}+shift${shift}`,
+    where: m.where,
+    async score(r) {
+      const s = await m.score(r);
+      return s.map((x, i) => {
+        const c = Math.min(1 - 1e-6, Math.max(1e-6, x));
+        const z = Math.log(c / (1 - c)) + shift + sigma * gauss(JSON.stringify([r.problem, r.steps.slice(0, i + 1)]));
+        return 1 / (1 + Math.exp(-z));
+      });
+    },
+  };
+}

@@ -48,13 +48,13 @@ import { BeliefTracker } from '../../src/core/pomdp/belief.ts';
 import { draftObservation, fitPomdpFromTraces, type FittedPomdp, type LabelledTrace } from '../../src/core/pomdp/fit.ts';
 import { beliefCell, confidenceCell, type ObservationKind } from '../../src/core/pomdp/observations.ts';
 import { actionValues, solvePomdp } from '../../src/core/pomdp/solver.ts';
-import type { RoutingPolicy, StepScorer } from '../../src/core/types.ts';
+import type { RoutingPolicy } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
 import { checkerOracle, oracleCurve } from '../../src/organism/oracle.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { readdirSync } from 'node:fs';
 import { runInModel } from '../../src/core/pomdp/simulate.ts';
-import { memoModel, memoScorer, organismModelFlags, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
+import { memoModel, memoScorer, noisyScorer, organismModelFlags, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
 
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
@@ -210,34 +210,6 @@ function tunedCalibration(dir: string, grid: readonly number[], aggFrom: string 
   for (const [p, m] of Object.entries(cal.metrics)) console.error(`${p}: CPT(95%) ${pct(m.cpt95)}, APGR ${pct(m.apgr)} on ${cal.problems} problems`);
   console.error(`best: ${JSON.stringify(best)}`);
   return { points: cal.points, best, agg };
-}
-
-// --prm-noise σ: a degraded PRM, each score's logit plus σ·N(0, 1); --prm-shift d adds d to every
-// logit (a PRM calibrated differently: d < 0 doubts every step more, keeping its order). The noise is
-// a pure function of the problem and the prefix up to the scored step, so a step keeps its score wherever it is rescored
-// (as a deterministic PRM's would), and every policy sees the same degraded PRM.
-function noisyScorer(m: StepScorer, sigma: number, shift: number): StepScorer {
-  const gauss = (key: string) => {
-    const u = [0, 1].map((salt) => {
-      let h = 2166136261 ^ salt;
-      for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
-      h = Math.imul(h ^ (h >>> 15), 2246822507) ^ Math.imul(h ^ (h >>> 13), 3266489909);
-      return ((h >>> 0) + 0.5) / 4294967296;
-    });
-    return Math.sqrt(-2 * Math.log(u[0]!)) * Math.cos(2 * Math.PI * u[1]!);
-  };
-  return {
-    id: `${m.id}+noise${sigma}+shift${shift}`,
-    where: m.where,
-    async score(r) {
-      const s = await m.score(r);
-      return s.map((x, i) => {
-        const c = Math.min(1 - 1e-6, Math.max(1e-6, x));
-        const z = Math.log(c / (1 - c)) + shift + sigma * gauss(JSON.stringify([r.problem, r.steps.slice(0, i + 1)]));
-        return 1 / (1 + Math.exp(-z));
-      });
-    },
-  };
 }
 
 async function models() {
