@@ -1,4 +1,4 @@
-// What the organism bench scripts (organism-pomdp.ts, organism-sent.ts) share: where the organism's
+// What the organism bench scripts (organism-pomdp.ts, organism-sent.ts, organism-setups.ts) share: where the organism's
 // models are, reading problems and trace files, and memoising the models' answers so a sweep over
 // many policies costs little more than one.
 
@@ -115,5 +115,23 @@ export function noisyScorer(m: StepScorer, sigma: number, shift: number): StepSc
         return 1 / (1 + Math.exp(-z));
       });
     },
+  };
+}
+
+/**
+ * The organism's three models, memoised, with the PRM degraded as --prm-noise / --prm-shift say
+ * (`replacePrm`, e.g. the checker's oracle, stands in for the PRM entirely).
+ */
+export async function organismModels(
+  setup: { 'prm-noise'?: string; 'prm-shift'?: string },
+  replacePrm?: StepScorer,
+): Promise<{ weak: StepModel; strong: StepModel; prm: StepScorer }> {
+  const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
+  const prm = replacePrm ?? localScorer.build(organismModelFlags, process.env);
+  const degraded = !replacePrm && (setup['prm-noise'] || setup['prm-shift']);
+  return {
+    weak: memoModel(localStepModel.build('weak', organismModelFlags, process.env)),
+    strong: memoModel(localStepModel.build('strong', organismModelFlags, process.env)),
+    prm: memoScorer(degraded ? noisyScorer(prm, Number(setup['prm-noise'] ?? 0), Number(setup['prm-shift'] ?? 0)) : prm),
   };
 }

@@ -54,7 +54,7 @@ import { checkerOracle, oracleCurve } from '../../src/organism/oracle.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { readdirSync } from 'node:fs';
 import { runInModel } from '../../src/core/pomdp/simulate.ts';
-import { memoModel, memoScorer, noisyScorer, organismModelFlags, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
+import { organismModelFlags, organismModels, pct, readProblems, readTraces, sweepBaselines, sweepFlags, sweepPoints } from './organism-bench-common.ts';
 
 const [mode, ...argv] = process.argv.slice(2);
 const { values } = parseArgs({
@@ -213,19 +213,7 @@ function tunedCalibration(dir: string, grid: readonly number[], aggFrom: string 
 }
 
 async function models() {
-  const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
-  const flags = organismModelFlags;
-  return {
-    weak: memoModel(localStepModel.build('weak', flags, process.env)),
-    strong: memoModel(localStepModel.build('strong', flags, process.env)),
-    prm: memoScorer(
-      values.prm === 'oracle'
-        ? checkerOracle()
-        : values['prm-noise'] || values['prm-shift']
-          ? noisyScorer(localScorer.build(flags, process.env), Number(values['prm-noise'] ?? 0), Number(values['prm-shift'] ?? 0))
-          : localScorer.build(flags, process.env),
-    ),
-  };
+  return organismModels(values, values.prm === 'oracle' ? checkerOracle() : undefined);
 }
 
 function problemsOf(): { id: string; problem: string }[] {

@@ -18,7 +18,7 @@ import { fitPomdpFromTraces, type LabelledTrace } from '../../src/core/pomdp/fit
 import type { ObservationKind } from '../../src/core/pomdp/observations.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
-import { memoModel, memoScorer, noisyScorer, organismModelFlags, pct, readProblems, readTraces } from './organism-bench-common.ts';
+import { organismModels, pct, readProblems, readTraces } from './organism-bench-common.ts';
 
 const [mode, ...argv] = process.argv.slice(2);
 const { values: v } = parseArgs({
@@ -33,11 +33,7 @@ const mean = <T>(r: readonly T[], f: (t: T) => number) => r.reduce((a, t) => a +
 
 if (mode === 'folds') {
   const sampling = { temperature: Number(v.temperature ?? 0.7), topP: 0.8 };
-  const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
-  const weak = memoModel(localStepModel.build('weak', organismModelFlags, process.env));
-  const strong = memoModel(localStepModel.build('strong', organismModelFlags, process.env));
-  const base = localScorer.build(organismModelFlags, process.env);
-  const prm = memoScorer(v['prm-noise'] || v['prm-shift'] ? noisyScorer(base, Number(v['prm-noise'] ?? 0), Number(v['prm-shift'] ?? 0)) : base);
+  const { weak, strong, prm } = await organismModels(v);
   const confidence = v.confidence === undefined ? 'auto' : v.confidence === 'on';
   const problems = readProblems(v.data!, 0, 1e9);
   const D = v.traces!;

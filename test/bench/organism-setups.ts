@@ -21,15 +21,11 @@ import type { RoutingPolicy } from '../../src/core/types.ts';
 import { organismTraces } from '../../src/organism/traces.ts';
 import { apgr, cpt, pgrCurve } from '../../src/core/metrics.ts';
 import { defaultLambdaGrid, refineNear95 } from '../../src/cli/commands/tune.ts';
-import { memoModel, memoScorer, noisyScorer, organismModelFlags, pct, readProblems } from './organism-bench-common.ts';
+import { organismModels, pct, readProblems } from './organism-bench-common.ts';
 
 const { values: v } = parseArgs({ options: { name: { type: 'string' }, out: { type: 'string' }, val: { type: 'string' }, limit: { type: 'string' }, 'prm-noise': { type: 'string' }, 'prm-shift': { type: 'string' }, temperature: { type: 'string' } } });
 const sampling = { temperature: Number(v.temperature ?? 0.7), topP: 0.8 };
-const { localStepModel, localScorer } = await import('../../src/cli/local-models.ts');
-const weak = memoModel(localStepModel.build('weak', organismModelFlags, process.env));
-const strong = memoModel(localStepModel.build('strong', organismModelFlags, process.env));
-const base = localScorer.build(organismModelFlags, process.env);
-const prm = memoScorer(v['prm-noise'] || v['prm-shift'] ? noisyScorer(base, Number(v['prm-noise'] ?? 0), Number(v['prm-shift'] ?? 0)) : base);
+const { weak, strong, prm } = await organismModels(v);
 const record: RoutingPolicy = { id: 'record', knob: null, episode: () => ({ plan: () => 'score', decide: () => 'accept' }) };
 const mean = (r: LabelledTrace[], f: (t: LabelledTrace) => number) => r.reduce((a, t) => a + f(t), 0) / r.length;
 if (!v.name) throw new Error('--name NAME is required (it names the output folder)');
