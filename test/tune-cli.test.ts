@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFromJson } from '../src/core/bundle.ts';
+import { fitPomdpFromTraces, type LabelledTrace } from '../src/core/pomdp/fit.ts';
 import { rowKey, type ResultRow } from '../src/eval/summary.ts';
+import { confidenceChannelLine } from '../src/cli/commands/tune.ts';
 import { generateSplits, toJsonl } from '../src/organism/splits.ts';
 import { trimInProcess } from './helpers/cli.ts';
 import { trimChild } from './helpers/cli-child.ts';
@@ -39,6 +41,8 @@ describe('trim tune on a scripted world (rollout labels)', () => {
   it('writes a valid bundle with both policies, their calibration and provenance', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('cost = strong-model tokens ÷ strong-only');
+    // The scripted servers return no logprobs: the tune says its POMDP is PRM-only, and why.
+    expect(r.stderr).toMatch(/observes the PRM score only: 0 of \d+ drafts carry the drafting model's confidence/);
     expect(readFileSync(join(`${out}.work`, 'curve.svg'), 'utf8')).toContain('Strong-model tokens, normalised (strong-only = 100%)');
     const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')), out);
     expect(b.policies.pomdp!.grid.length).toBeGreaterThan(3);
@@ -195,6 +199,30 @@ describe('trim tune killed with SIGKILL', () => {
   }, 120_000);
 });
 
+describe("trim tune's line on the confidence channel", () => {
+  // One right draft, then (from the third draft on) a first wrong one and one after the error.
+  const LABELS = ['correct', 'correct', 'first-wrong', 'after-error'] as const;
+  const trace = (confidences: (number | undefined)[]): LabelledTrace => ({
+    id: 'p',
+    correct: confidences.length < 3,
+    strongTokens: 0,
+    steps: confidences.map((c, i) => ({
+      source: 'weak' as const,
+      label: LABELS[i]!,
+      tokens: 5,
+      draft: { score: 0.9 - 0.3 * i, previous: [], tokens: 5, label: LABELS[i]!, decision: 'accept' as const, ...(c !== undefined ? { confidence: c } : {}) },
+    })),
+  });
+  it('counts the drafts without a confidence when one missing one leaves the POMDP on the PRM score alone', () => {
+    const traces = [trace([0.9, 0.8]), trace([0.7, undefined, 0.6, 0.4])];
+    expect(fitPomdpFromTraces(traces).observations.confidence).toBeUndefined();
+    expect(confidenceChannelLine(traces, false)).toMatch(/^TRIM-POMDP observes the PRM score only: 5 of 6 drafts carry the drafting model's confidence, and the channel needs every one \(a weak server that returns OpenAI logprobs/);
+    const all = [trace([0.9, 0.8]), trace([0.7, 0.5, 0.6, 0.4])];
+    expect(fitPomdpFromTraces(all).observations.confidence).toBeDefined();
+    expect(confidenceChannelLine(all, true)).toBe("TRIM-POMDP observes the PRM score and the drafting model's confidence (all 6 drafts carry one)");
+  });
+});
+
 describe('trim tune on organism problems (checker labels, the organism models)', () => {
   it('labels with the checker, spends no strong tokens on labels, and writes the bundle', async () => {
     const sub = mkdtempSync(join(dir, 'organism-'));
@@ -208,6 +236,8 @@ describe('trim tune on organism problems (checker labels, the organism models)',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('labels from the organism checker');
+    expect(r.stderr).toMatch(/observes the PRM score and the drafting model's confidence \(all \d+ drafts carry one\)/);
+    expect(JSON.parse(readFileSync(out, 'utf8')).version).toBe(2);
     const b = bundleFromJson(JSON.parse(readFileSync(out, 'utf8')));
     expect(b.policies['agg-lambda']).toBeUndefined();
     expect(b.policies.pomdp!.grid).toEqual([0.0005, 0.005]);

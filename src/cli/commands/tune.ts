@@ -226,6 +226,9 @@ export const command: Command = {
           `${m.futureTokens.toFixed(1)} tokens per strong step` +
           (m.futureCost ? `; λ prices characters sent: a regeneration sends ${m.futureCost[0]!.toFixed(0)} characters at step 1, ${m.futureCost[Math.min(9, m.futureCost.length - 1)]!.toFixed(0)} at step ${Math.min(10, m.futureCost.length)}` : ''),
       );
+      // The channel is fitted only when every draft carries a confidence: say which way it went, so a weak
+      // server that drops logprobs on some steps does not silently give a PRM-only router.
+      log(confidenceChannelLine(labelled.traces, fitted.observations.confidence !== undefined));
       // λ is reward per unit of cost: per strong token, or per character sent under --cost sent.
       const strongSentPerProblem = strongOnly.reduce((s, r) => s + (r.sentChars ?? 0), 0) / Math.max(1, strongOnly.length);
       const lambdaGrid = lambdaGridFlag ?? defaultLambdaGrid(cost === 'sent' ? strongSentPerProblem : strongTokensPerProblem);
@@ -739,4 +742,21 @@ function knobList(v: FlagValues, name: string, min: number, max: number): number
     return n;
   });
   return [...new Set(out)];
+}
+
+/** One line on whether the fitted TRIM-POMDP observes the drafting model's confidence, and why not. */
+export function confidenceChannelLine(traces: readonly LabelledTrace[], fitted: boolean): string {
+  let drafts = 0;
+  let withConfidence = 0;
+  for (const tr of traces)
+    for (const s of tr.steps)
+      if (s.draft) {
+        drafts++;
+        if (s.draft.confidence !== undefined) withConfidence++;
+      }
+  if (fitted) return `TRIM-POMDP observes the PRM score and the drafting model's confidence (all ${drafts} drafts carry one)`;
+  return (
+    `TRIM-POMDP observes the PRM score only: ${withConfidence} of ${drafts} drafts carry the drafting model's confidence, and the channel needs every one ` +
+    '(a weak server that returns OpenAI logprobs, as trim serve and vLLM do, or a weak model on this machine gives it)'
+  );
 }
