@@ -14,6 +14,7 @@ import {
 } from '@huggingface/transformers';
 import { ConfigError, ModelLoadError, TrimError, errorMessage } from '../core/errors.ts';
 import { TJS_DEVICES, TJS_DTYPES, type TjsDevice, type TjsDtype, type TjsModelOptions, type TjsRuntimeOptions } from './tjs-options.ts';
+import { holdBackNarrowSubgroups } from './webgpu-subgroups.ts';
 
 // The options live in a module without transformers.js (for forms and the CLI); code that loads
 // models anyway takes them from here.
@@ -60,6 +61,7 @@ export function configureTjsRuntime(o: TjsRuntimeOptions = {}): void {
     return;
   }
   if (o.browserCache !== undefined) env.useBrowserCache = o.browserCache;
+  holdBackNarrowSubgroups();
   const wasm = env.backends.onnx?.wasm;
   if (o.wasmPaths && wasm) wasm.wasmPaths = o.wasmPaths.mjs ? { wasm: o.wasmPaths.wasm, mjs: o.wasmPaths.mjs } : { wasm: o.wasmPaths.wasm };
 }

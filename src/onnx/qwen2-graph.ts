@@ -9,6 +9,14 @@
 // Mirrors HF Qwen2 (eager attention): RMSNorm, rotary embeddings with rotate_half on positions taken from
 // position_ids, grouped-query attention with q/k/v biases, a causal mask over cache positions combined
 // with attention_mask, SwiGLU MLP, tied or untied lm head.
+//
+// Attention itself is ONNX Runtime's com.microsoft MultiHeadAttention over the cache's KV heads expanded to
+// every query head, the mask given as an additive bias. Written as plain MatMuls (Q·Kᵀ and P·V over the
+// cache), it cost 2.4× as much on WebGPU (SwiftShader) and 2.2× on WASM at 1,900 cached tokens, and those
+// products were what made a PRM step's time grow with the solution there
+// (test/bench/real-size/attention-probe.ts). GroupQueryAttention would skip the expansion, but its WASM
+// kernel is 7× slower than this and its seqlens_k reads padding as right padding, which a batch of
+// left-padded prompts is not.
 
 import { bytesOf, GraphBuilder } from './onnx-graph.ts';
 import { isQuantizedLinear, type Precision } from './precision.ts';
@@ -121,16 +129,18 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
   const emb = g.op('Concat', [freqs, freqs], { axis: { int: 2 } });
   const cos = g.op('Cos', [emb]);
   const sin = g.op('Sin', [emb]);
-  // [B,1,S,D]: broadcast over heads. Positive axes throughout: WebGPU kernels are picky about negative ones.
-  const cos4 = g.op('Unsqueeze', [cos, g.int64([1])]);
-  const sin4 = g.op('Unsqueeze', [sin, g.int64([1])]);
+  // [B,S,1,D]: broadcast over heads, which stay in the third axis (BSND) until K joins the cache.
+  // Positive axes throughout: WebGPU kernels are picky about negative ones.
+  const cos4 = g.op('Unsqueeze', [cos, g.int64([2])]);
+  const sin4 = g.op('Unsqueeze', [sin, g.int64([2])]);
   const rope = (t: string): string => {
     const [a, b] = g.node('Split', [t], { axis: { int: 3 } }, { n: 2 }) as [string, string];
     const rotated = g.op('Concat', [g.op('Neg', [b]), a], { axis: { int: 3 } });
     return g.op('Add', [g.op('Mul', [t, cos4]), g.op('Mul', [rotated, sin4])]);
   };
 
-  // Mask [B,1,1,S,T]: key j is visible to query i iff j <= past + i and attention_mask[b, j] is set.
+  // Additive bias [B,1,S,T]: key j is visible to query i iff j <= past + i and attention_mask[b, j] is set;
+  // a hidden key gets MASK_MIN (a fully hidden row stays finite and uniform, as in HF).
   const one = g.int64([1], []);
   const seqLen = g.op('Gather', [g.op('Shape', [inputIds]), one], { axis: { int: 0 } });
   const totalLen = g.op('Gather', [g.op('Shape', [attentionMask]), one], { axis: { int: 0 } });
@@ -138,10 +148,11 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
   const keyIdx = g.op('Range', [g.int64([0], []), totalLen, one]);
   const queryIdx = g.op('Unsqueeze', [g.op('Range', [pastLen, totalLen, one]), g.int64([1])]);
   const causal = g.op('LessOrEqual', [keyIdx, queryIdx]);
-  const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: { int: ONNX_BOOL } }), g.int64([1, 2, 3])]);
-  const visible = g.op('And', [padding, causal]);
-  const maskMin = g.float([MASK_MIN], []);
-  const scale = g.float([1 / Math.sqrt(D)], []);
+  const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: { int: ONNX_BOOL } }), g.int64([1, 2])]);
+  const bias = g.op('Where', [g.op('And', [padding, causal]), g.float([0], []), g.float([MASK_MIN], [])]);
+  /** [B,KV,T,D] -> [B,heads,T,D]: query head h reads KV head floor(h / groups), as repeat_kv. */
+  const repeatKv = (t: string): string =>
+    g.op('Reshape', [g.op('Expand', [g.op('Unsqueeze', [t, g.int64([2])]), g.int64([1, 1, groups, 1, 1])]), g.int64([0, spec.numHeads, -1, D])]);
 
   for (let i = 0; i < spec.numLayers; i++) {
     const p = `model.layers.${i}`;
@@ -149,21 +160,13 @@ export function buildQwen2Graph(spec: Qwen2Spec, source: WeightSource, precision
     const q = linear(h, `${p}.self_attn.q_proj.weight`, `${p}.self_attn.q_proj.bias`);
     const k = linear(h, `${p}.self_attn.k_proj.weight`, `${p}.self_attn.k_proj.bias`);
     const v = linear(h, `${p}.self_attn.v_proj.weight`, `${p}.self_attn.v_proj.bias`);
-    const heads = (t: string, n: number): string =>
-      g.op('Transpose', [g.op('Reshape', [t, g.int64([0, 0, n, D])])], { perm: { ints: [0, 2, 1, 3] } });
-    // Query heads grouped by the KV head they share: head h reads KV head floor(h / groups), as repeat_kv.
-    const qRot = g.op('Reshape', [rope(heads(q, spec.numHeads)), g.int64([0, KV, groups, -1, D])]);
-    const kRot = rope(heads(k, KV));
-    const v4 = heads(v, KV);
-    const presentK = g.op('Concat', [past[i]!.key, kRot], { axis: { int: 2 } }, { out: `present.${i}.key` });
-    const presentV = g.op('Concat', [past[i]!.value, v4], { axis: { int: 2 } }, { out: `present.${i}.value` });
-    const k5t = g.op('Transpose', [g.op('Unsqueeze', [presentK, g.int64([2])])], { perm: { ints: [0, 1, 2, 4, 3] } });
-    const v5 = g.op('Unsqueeze', [presentV, g.int64([2])]);
-    const scores = g.op('Mul', [g.op('MatMul', [qRot, k5t]), scale]);
-    const probs = g.op('Softmax', [g.op('Where', [visible, scores, maskMin])], { axis: { int: 4 } });
-    const ctx = g.op('Transpose', [g.op('MatMul', [probs, v5])], { perm: { ints: [0, 3, 1, 2, 4] } });
-    const merged = g.op('Reshape', [ctx, g.int64([0, 0, spec.numHeads * D])]);
-    x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj.weight`)]);
+    const bsnd = (t: string, n: number): string => g.op('Reshape', [t, g.int64([0, 0, n, D])]);
+    const toCache = (t: string): string => g.op('Transpose', [t], { perm: { ints: [0, 2, 1, 3] } });
+    const qRot = g.op('Reshape', [rope(bsnd(q, spec.numHeads)), g.int64([0, 0, spec.numHeads * D])]);
+    const presentK = g.op('Concat', [past[i]!.key, toCache(rope(bsnd(k, KV)))], { axis: { int: 2 } }, { out: `present.${i}.key` });
+    const presentV = g.op('Concat', [past[i]!.value, toCache(bsnd(v, KV))], { axis: { int: 2 } }, { out: `present.${i}.value` });
+    const attn = g.op('MultiHeadAttention', [qRot, repeatKv(presentK), repeatKv(presentV), '', '', bias], { num_heads: { int: spec.numHeads }, scale: { float: 1 / Math.sqrt(D) } }, { domain: 'com.microsoft' });
+    x = g.op('Add', [x, linear(attn, `${p}.self_attn.o_proj.weight`)]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
     const gate = linear(h2, `${p}.mlp.gate_proj.weight`);

@@ -13,9 +13,7 @@
 // (minutes each model's first run on WebGPU may take before it is stopped; its row keeps what was measured),
 // --skip-prm (the full-depth PRM in the browser), --webgpu-depth-proxy LAYERS (also runs, on WebGPU, the PRM's
 // widths with only LAYERS layers at 5/10/30 steps, then a same-shape probe: the per-step curve in minutes
-// where 28 layers take hours), --proxy-cpu-attention (then also the proxy with its two attention MatMuls per
-// layer moved to ONNX Runtime's CPU provider, test/bench/real-size/cpu-attention.ts: the curve without
-// SwiftShader's MatMul; a diagnostic, not a format).
+// where 28 layers take hours).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -30,7 +28,6 @@ import { startStaticServer } from '../../src/cli/static-server.ts';
 import { buildPage, CHROMIUM, launch, openPage, type Browser } from '../helpers/page.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { depthProxy, PRM, PROXY_CACHE_ROOT, realSizeModels, SMALL } from './real-size/models.ts';
-import { withCpuAttention } from './real-size/cpu-attention.ts';
 import type { BenchAnswer, BenchAsk, BenchProgress } from './real-size/bench-page.ts';
 import { DECODE_TOKENS, PRM_POINTS, type PointTimes, type ProbeTimes } from './real-size/workload.ts';
 
@@ -43,7 +40,6 @@ const { values: flags } = parseArgs({
     'skip-lm': { type: 'boolean' },
     'skip-prm': { type: 'boolean' },
     'webgpu-depth-proxy': { type: 'string' },
-    'proxy-cpu-attention': { type: 'boolean' },
     'skip-page': { type: 'boolean' },
     'browser-points': { type: 'string' },
     'webgpu-points': { type: 'string' },
@@ -80,11 +76,7 @@ const perPointCpu = (r: PointTimes | undefined, pts: readonly number[]) =>
 const dirs = await realSizeModels([SMALL, PRM], log);
 const sizeMB = (dir: string) => Math.round(readdirSync(join(dir, 'onnx')).reduce((s, f) => s + Number(execFileSync('stat', ['-c', '%s', join(dir, 'onnx', f)]).toString()), 0) / 2 ** 20);
 const proxy = flags['webgpu-depth-proxy'] ? depthProxy(Number(flags['webgpu-depth-proxy'])) : null;
-if (flags['proxy-cpu-attention'] && !proxy) throw new Error('--proxy-cpu-attention runs a copy of the depth proxy: give --webgpu-depth-proxy LAYERS too');
 const proxyDir = proxy ? (await realSizeModels([proxy], log, PROXY_CACHE_ROOT))[proxy.id]! : null;
-// Beside the proxy (removed with it when the builder changes): its copy with attention on the CPU provider.
-const proxyCpuDir = proxyDir && flags['proxy-cpu-attention'] ? `${proxyDir}-cpu-attention` : null;
-if (proxyCpuDir) log(`proxy copy with FusedMatMul attention: ${withCpuAttention(proxyDir!, proxyCpuDir)} MatMuls swapped, in ${proxyCpuDir}`);
 log(`models: ${SMALL.id} ${sizeMB(dirs[SMALL.id]!)} MiB of onnx files, ${PRM.id} ${sizeMB(dirs[PRM.id]!)} MiB (${readdirSync(join(dirs[PRM.id]!, 'onnx')).join(', ')})`);
 
 // ---- Node --------------------------------------------------------------------------------------
@@ -204,7 +196,7 @@ if (!flags['skip-browser']) {
   await buildHarnessPage({ root, html: 'bench.html', outDir, esWorkers: true });
   const site = await startStaticServer({
     dir: outDir,
-    mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]!, ...(proxyDir ? { '/models/prm-proxy/': proxyDir } : {}), ...(proxyCpuDir ? { '/models/prm-proxy-cpu-attention/': proxyCpuDir } : {}) },
+    mounts: { '/models/lm/': dirs[SMALL.id]!, '/models/prm/': dirs[PRM.id]!, ...(proxyDir ? { '/models/prm-proxy/': proxyDir } : {}) },
   });
   /** What each browser runs: the two models, and on WebGPU the PRM's depth proxy when asked for. */
   const runsFor = (device: 'wasm' | 'webgpu') => [
@@ -212,9 +204,6 @@ if (!flags['skip-browser']) {
     ...(flags['skip-prm'] ? [] : [{ kind: 'prm' as const, url: './models/prm', model: '1.5B value PRM', points: pointsFor[device], probe: false }]),
     ...(device === 'webgpu' && proxy
       ? [{ kind: 'prm' as const, url: './models/prm-proxy', model: `1.5B PRM depth proxy: ${proxy.options.layers} of ${PRM.options.layers} layers, real widths`, points: [...PRM_POINTS], probe: true }]
-      : []),
-    ...(device === 'webgpu' && proxy && proxyCpuDir
-      ? [{ kind: 'prm' as const, url: './models/prm-proxy-cpu-attention', model: `the same depth proxy, attention products (Q·Kᵀ, P·V) on the CPU provider`, points: [...PRM_POINTS], probe: true }]
       : []),
   ];
   try {

@@ -3,9 +3,11 @@
 // as micro-graphs (test/bench/real-size/attention-variants.ts), each run in headless Chromium through
 // onnxruntime-web, with 60 new tokens on top of a short and a long cache. Variants switch one suspect off
 // at a time or write the block another way; the growth of a variant's CPU time from the short cache to the
-// long one is what it costs per cached token, and its output is compared with the graph's own block.
+// long one is what it costs per cached token, and its output is compared with the MatMul block (ours5d).
 // A benchmark, not a test. Flags: --variants a,b (default all), --past 300,1900, --seq 60, --layers 4
-// (independent copies of the block per graph), --reps 3 (best of), --device webgpu|wasm.
+// (independent copies of the block per graph), --reps 3 (best of), --device webgpu|wasm, --no-subgroups
+// (ONNX Runtime's device without the subgroup features, as src/backends/webgpu-subgroups.ts has it on
+// SwiftShader; without it the fused attention kernels are wrong there from 32 new tokens on).
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     device: { type: 'string' },
     seq: { type: 'string' },
     layers: { type: 'string' },
+    'no-subgroups': { type: 'boolean' },
   },
 });
 const shape: AttentionShape = { heads: 12, kvHeads: 2, headDim: 128 };
@@ -34,6 +37,7 @@ const reps = Number(flags.reps ?? 3);
 const seq = Number(flags.seq ?? 60);
 const layers = Number(flags.layers ?? 4);
 const device = flags.device ?? 'webgpu';
+const noSubgroups = flags['no-subgroups'] === true;
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 function chromiumCpuMs(marker: string): number {
@@ -64,6 +68,20 @@ writeFileSync(
   `import * as ort from './ort/ort.webgpu.min.mjs';
 ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
 ort.env.wasm.numThreads = 1;
+window.adapterInfo = async () => {
+  const a = await navigator.gpu?.requestAdapter();
+  return a ? { features: [...a.features].sort(), info: { vendor: a.info.vendor, architecture: a.info.architecture, device: a.info.device, description: a.info.description, isFallbackAdapter: a.info.isFallbackAdapter, subgroupMinSize: a.info.subgroupMinSize, subgroupMaxSize: a.info.subgroupMaxSize } } : null;
+};
+// --no-subgroups: ONNX Runtime gets an adapter that does not offer the subgroups feature (so its kernels
+// cannot take their subgroup paths).
+window.hideSubgroups = async () => {
+  // ONNX Runtime's native WebGPU provider asks for the device itself (env.webgpu.adapter is JSEP's), so the
+  // request is filtered where every caller goes through it.
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = function (d = {}) {
+    return requestDevice.call(this, { ...d, requiredFeatures: (d.requiredFeatures ?? []).filter((f) => !f.includes('subgroup')) });
+  };
+};
 const rand = (n) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = Math.sin(i * 12.9898) * 0.5; return a; };
 window.probe = async ({ variant, past, seq, reps, device, shape, layers }) => {
   const session = await ort.InferenceSession.create('./graphs/' + variant + '.onnx', {
@@ -97,7 +115,8 @@ window.probe = async ({ variant, past, seq, reps, device, shape, layers }) => {
     if (r > 0) times.push({ ms, cpuMs: c1 - c0 });
   }
   await session.release();
-  return { times, out: first };
+  const dev = ort.env.webgpu?.device;
+  return { times, out: first, deviceFeatures: dev ? [...(await dev).features].filter((f) => f.includes('subgroup')) : null };
 };
 function session_outputs(layers) { const n = []; for (let i = 0; i < layers; i++) n.push('present_key.' + i, 'present_value.' + i); return n; }
 document.body.dataset.ready = 'true';
@@ -113,6 +132,8 @@ try {
   await page.exposeFunction('cpuMs', () => chromiumCpuMs(marker));
   await page.goto(new URL('index.html', site.url).href);
   await page.waitForSelector('body[data-ready="true"]', { state: 'attached' });
+  if (device === 'webgpu') log(`adapter: ${JSON.stringify(await page.evaluate(() => (window as unknown as { adapterInfo(): Promise<unknown> }).adapterInfo()))}`);
+  if (noSubgroups) await page.evaluate(() => (window as unknown as { hideSubgroups(): Promise<void> }).hideSubgroups());
   const results: string[] = [];
   // Each variant's output against the reference block's (ours5d) on the same inputs.
   const reference: Record<number, number[]> = {};
@@ -122,17 +143,31 @@ try {
       const r = (await page.evaluate((a) => (window as unknown as { probe(a: unknown): Promise<unknown> }).probe(a), { variant, past, seq, reps, device, shape, layers })) as {
         times: { ms: number; cpuMs: number }[];
         out: number[];
+        deviceFeatures: string[] | null;
       };
+      if (device === 'webgpu') log(`  ONNX Runtime's device has ${r.deviceFeatures?.length ? r.deviceFeatures.join(', ') : 'no subgroup features'}`);
       if (variant === 'ours5d') reference[past] = r.out;
       const ref = reference[past];
       const diff = ref ? Math.max(...r.out.map((x, j) => Math.abs(x - ref[j]!))) : NaN;
+      if (ref && diff > 1e-4) {
+        const width = shape.heads * shape.headDim;
+        const bad: string[] = [];
+        for (let row = 0; row < seq; row++) {
+          for (let h = 0; h < shape.heads; h++) {
+            let m = 0;
+            for (let j = 0; j < shape.headDim; j++) m = Math.max(m, Math.abs(r.out[row * width + h * shape.headDim + j]! - ref[row * width + h * shape.headDim + j]!));
+            if (m > 1e-4) bad.push(`${row}/${h}`);
+          }
+        }
+        log(`  rows/heads that differ (${bad.length}): ${bad.slice(0, 40).join(' ')}${bad.length > 40 ? ' …' : ''}`);
+      }
       const cpu = Math.min(...r.times.map((t) => t.cpuMs));
       const wall = Math.min(...r.times.map((t) => t.ms));
-      log(`${variant} past ${past}: wall ${r.times.map((t) => t.ms.toFixed(0)).join('/')} ms, cpu ${r.times.map((t) => t.cpuMs).join('/')} ms, max |out - ours5d| ${diff.toExponential(1)}`);
+      log(`${variant} past ${past}: wall ${r.times.map((t) => t.ms.toFixed(0)).join('/')} ms, cpu ${r.times.map((t) => t.cpuMs).join('/')} ms, max |out - ours5d| ${diff.toExponential(1)}, out sum ${r.out.reduce((a, x) => a + x, 0).toFixed(4)} first ${r.out.slice(0, 3).map((x) => x.toFixed(5))} last ${r.out.slice(-3).map((x) => x.toFixed(5))}`);
       results.push(`| ${variant} (${ATTENTION_VARIANTS[variant]}) | ${past} | ${wall.toFixed(0)} | ${cpu} | ${Number.isNaN(diff) ? '–' : diff.toExponential(1)} |`);
     }
   }
-  console.log(`\n${process.argv.slice(1).join(' ')}\nAttention block x${layers} layers (${shape.heads} heads, ${shape.kvHeads} KV heads, head ${shape.headDim}), ${seq} new tokens, ${device}; best of ${reps} runs`);
+  console.log(`\n${process.argv.slice(1).join(' ')}\nAttention block x${layers} layers (${shape.heads} heads, ${shape.kvHeads} KV heads, head ${shape.headDim}), ${seq} new tokens, ${device}${noSubgroups ? ' (adapter without subgroups)' : ''}; best of ${reps} runs`);
   console.log('| variant | past | wall ms | CPU ms (all Chromium processes) | max abs diff from ours5d (last layer\'s output) |\n|---|---|---|---|---|');
   for (const r of results) console.log(r);
 } finally {

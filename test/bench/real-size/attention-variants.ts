@@ -12,7 +12,7 @@ export interface AttentionShape {
 }
 
 export const ATTENTION_VARIANTS = {
-  /** The block as src/onnx/qwen2-graph.ts writes it: 5-D grouped MatMuls, mask by Where. */
+  /** The block as src/onnx/qwen2-graph.ts wrote it until it took MultiHeadAttention (mha): 5-D grouped MatMuls, mask by Where. The reference. */
   ours5d: 'grouped 5-D',
   /** ours5d without the mask (Where). */
   nomask: 'no mask',
@@ -34,10 +34,12 @@ export const ATTENTION_VARIANTS = {
   fused4d: 'folded 4-D, FusedMatMul',
   /** fused4d with FusedMatMul for P·V as well. */
   fused4d2: 'folded 4-D, FusedMatMul twice',
-  /** com.microsoft MultiHeadAttention over K/V expanded to every query head, mask as attention_bias. */
+  /** com.microsoft MultiHeadAttention over K/V expanded to every query head, mask as attention_bias: the graph's block now. */
   mha: 'MultiHeadAttention, expanded K/V',
   /** com.microsoft GroupQueryAttention (ORT's fused kernel). */
   gqa: 'GroupQueryAttention',
+  /** fold4d with both products as Einsum (no transposed copy of K). */
+  einsum: 'folded 4-D, Einsum',
   /** GroupQueryAttention given the causal/padding mask as an additive attention_bias [1,1,S,T]. */
   gqabias: 'GroupQueryAttention + bias',
 } as const;
@@ -129,6 +131,15 @@ export function attentionBlock(g: GraphBuilder, s: AttentionShape, variant: Atte
       }
       const ctx = g.op('Concat', ctxs, { axis: { int: 0 } });
       const back = g.op('Transpose', [g.op('Reshape', [ctx, g.int64([1, heads, -1, D])])], { perm: { ints: [0, 2, 1, 3] } });
+      g.op('Reshape', [back, g.int64([0, 0, heads * D])], {}, { out: `out.${i}` });
+      continue;
+    }
+    if (variant === 'einsum') {
+      const qf = g.op('Reshape', [heads4(q, heads), g.int64([0, KV, -1, D])]);
+      const scores = g.op('Mul', [g.op('Einsum', [qf, presentK], { equation: { string: 'bhsd,bhtd->bhst' } }), scale]);
+      const probs = g.op('Softmax', [g.op('Where', [visibleRows, scores, maskMin])], { axis: { int: 3 } });
+      const ctx = g.op('Einsum', [probs, presentV], { equation: { string: 'bhst,bhtd->bhsd' } });
+      const back = g.op('Transpose', [g.op('Reshape', [ctx, g.int64([0, heads, -1, D])])], { perm: { ints: [0, 2, 1, 3] } });
       g.op('Reshape', [back, g.int64([0, 0, heads * D])], {}, { out: `out.${i}` });
       continue;
     }
