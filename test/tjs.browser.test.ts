@@ -1,6 +1,8 @@
 // The transformers.js step model and PRM in headless Chromium: the same tiny models and the same calls
 // (test/browser/tjs-plan.ts) on WebGPU (SwiftShader) and on WASM give Node's numbers within 1e-3, with
-// the KV caches kept in GPU buffers on WebGPU (the rollback-by-mark path a CPU run never takes).
+// the KV caches kept in GPU buffers on WebGPU (the rollback-by-mark path a CPU run never takes). The
+// first calls run more than 32 new tokens: where ONNX Runtime's WebGPU attention goes wrong on SwiftShader
+// unless its subgroup features are held back (src/backends/webgpu-subgroups.ts).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -12,11 +12,11 @@
 //
 // Attention itself is ONNX Runtime's com.microsoft MultiHeadAttention over the cache's KV heads expanded to
 // every query head, the mask given as an additive bias. Written as plain MatMuls (Q·Kᵀ and P·V over the
-// cache), it cost 2.4× as much on WebGPU (SwiftShader) and 2.2× on WASM at 1,900 cached tokens, and those
-// products were what made a PRM step's time grow with the solution there
+// cache), it cost about twice as much on WebGPU (SwiftShader) and on WASM at 1,900 cached tokens, and
+// those products were what made a PRM step's time grow with the solution on SwiftShader
 // (test/bench/real-size/attention-probe.ts). GroupQueryAttention would skip the expansion, but its WASM
-// kernel is 7× slower than this and its seqlens_k reads padding as right padding, which a batch of
-// left-padded prompts is not.
+// kernel is 6-15× slower than this and its seqlens_k reads padding as right padding, which a batch of
+// left-padded prompts is not. On WebGPU see src/backends/webgpu-subgroups.ts.
 
 import { bytesOf, GraphBuilder } from './onnx-graph.ts';
 import { isQuantizedLinear, type Precision } from './precision.ts';

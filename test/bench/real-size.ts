@@ -7,13 +7,13 @@
 //     from a loopback static server: load time, peak RSS of Chromium's processes, decode ms/token,
 //     PRM ms per step, and a second load from the cache;
 //   the page itself, on WASM, solving a short problem with both models.
-// Minutes to tens of minutes; a benchmark, not a test. Flags: --skip-node, --skip-browser,
-// --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM points on WASM), --webgpu-points 5,10,
-// --webgpu-decode-tokens 4 (tokens the small model samples for its decode timing on WebGPU), --webgpu-limit-min 25
-// (minutes each model's first run on WebGPU may take before it is stopped; its row keeps what was measured),
-// --skip-prm (the full-depth PRM in the browser), --webgpu-depth-proxy LAYERS (also runs, on WebGPU, the PRM's
-// widths with only LAYERS layers at 5/10/30 steps, then a same-shape probe: the per-step curve in minutes
-// where 28 layers take hours).
+// About 70 minutes on 2 cores, most of it SwiftShader's; a benchmark, not a test. Flags: --skip-node,
+// --skip-browser, --skip-wasm, --skip-webgpu, --skip-lm (browser), --skip-page, --browser-points 5,10,30 (PRM
+// points on WASM), --webgpu-points 5,10,30, --webgpu-decode-tokens 2 (tokens the small model samples for its
+// decode timing on WebGPU), --webgpu-limit-min 120 (minutes each model's first run on WebGPU may take before
+// it is stopped; its row keeps what was measured), --skip-prm (the full-depth PRM in the browser),
+// --webgpu-depth-proxy LAYERS (also runs, on WebGPU, the PRM's widths with only LAYERS layers at 5/10/30
+// steps, then a same-shape probe: the per-step curve in minutes instead of an hour).
 
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -48,13 +48,13 @@ const { values: flags } = parseArgs({
   },
 });
 const points = (flag: string | undefined, d: readonly number[]) => (flag ? flag.split(',').map(Number) : [...d]);
-// SwiftShader runs a 1.5B model's forward pass on the CPU through a GPU emulator: 30 steps there take
-// far longer than the rest of the benchmark, so WebGPU stops at 10 unless told otherwise.
-const pointsFor = { wasm: points(flags['browser-points'], PRM_POINTS), webgpu: points(flags['webgpu-points'], [5, 10]) };
-// Likewise a decoded token there costs seconds: a few of them give ms/token without a half-hour wait.
-const decodeTokensFor = { wasm: DECODE_TOKENS, webgpu: Number(flags['webgpu-decode-tokens'] ?? 4) };
-// A model's first-load run there is stopped after this many minutes; the row keeps what it measured.
-const limitMinFor = { wasm: Infinity, webgpu: Number(flags['webgpu-limit-min'] ?? 25) };
+const pointsFor = { wasm: points(flags['browser-points'], PRM_POINTS), webgpu: points(flags['webgpu-points'], PRM_POINTS) };
+// SwiftShader runs a 1.5B model's forward pass on the CPU through a GPU emulator: a decoded token there
+// costs about a minute, so two of them give ms/token.
+const decodeTokensFor = { wasm: DECODE_TOKENS, webgpu: Number(flags['webgpu-decode-tokens'] ?? 2) };
+// A model's first-load run there is stopped after this many minutes (the PRM's 30 steps took 51 here);
+// the row keeps what it measured.
+const limitMinFor = { wasm: Infinity, webgpu: Number(flags['webgpu-limit-min'] ?? 120) };
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
 interface Row {
