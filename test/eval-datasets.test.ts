@@ -104,6 +104,8 @@ if (realMissing.length)
 const data = (f: string) => join(DATA.dir!, f);
 const rawLines = (f: string) => lines(data(f));
 
+// Skipped only where the public benchmark files are absent (a clone without ../shared/data and without
+// TRIM_DATA_DIR): they are kept out of the repository, and the warning above says so. CI gives them.
 describe.skipIf(realMissing.length > 0)('every benchmark file in the data folder (TRIM_DATA_DIR)', () => {
   // Record counts are those of the project's copy (its README beside the files); ProcessBench holds 80% of each split.
   const plain: [file: string, format: string, records: number][] = [
